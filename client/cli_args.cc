@@ -1,0 +1,394 @@
+#include "client/cli_args.h"
+
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <limits>
+#include <map>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "client/spec_names.h"
+#include "common/quant/scheme.h"
+#include "common/util/status_macros.h"
+
+namespace sr2 {
+namespace {
+
+// What a flag does with its value; switches get "" and must not be given one.
+struct FlagSpec {
+  bool takes_value = true;
+  std::function<absl::Status(const std::string& value)> apply;
+};
+using FlagTable = std::map<std::string, FlagSpec>;
+
+absl::StatusOr<int64_t> ParseInteger(const std::string& flag, const std::string& value,
+                                     int64_t min, int64_t max) {
+  int64_t v = 0;
+  if (!absl::SimpleAtoi(value, &v) || v < min || v > max) {
+    std::string range = max == std::numeric_limits<int32_t>::max()
+                            ? absl::StrCat(">= ", min)
+                            : absl::StrCat("in [", min, ", ", max, "]");
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": expected an integer ", range, ", got '", value, "'"));
+  }
+  return v;
+}
+
+// Binds an int32 flag with a lower bound to `target`.
+FlagSpec IntFlag(std::string flag, int64_t min, int64_t max,
+                 std::function<void(int32_t)> target) {
+  return {true, [flag, min, max, target](const std::string& value) -> absl::Status {
+            SR2_ASSIGN_OR_RETURN(int64_t v, ParseInteger(flag, value, min, max));
+            target(static_cast<int32_t>(v));
+            return absl::OkStatus();
+          }};
+}
+
+FlagSpec StringFlag(std::function<void(const std::string&)> target) {
+  return {true, [target](const std::string& value) {
+            target(value);
+            return absl::OkStatus();
+          }};
+}
+
+FlagSpec Switch(std::function<void()> target) {
+  return {false, [target](const std::string&) {
+            target();
+            return absl::OkStatus();
+          }};
+}
+
+constexpr int32_t kMaxInt32 = std::numeric_limits<int32_t>::max();
+
+absl::Status ValidateDevice(const std::string& device) {
+  if (device == "cpu" || device == "cuda") return absl::OkStatus();
+  int index = 0;
+  if (absl::StartsWith(device, "cuda:") &&
+      absl::SimpleAtoi(absl::string_view(device).substr(5), &index) && index >= 0) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("--device: expected cpu or cuda:N, got '", device, "'"));
+}
+
+// Walks the arguments of one command: flags from `flags` (as `--f v` or `--f=v`) and
+// positionals, in any order. Sets *help when --help/-h is seen.
+absl::Status ParseCommandArgs(const std::string& command, const std::vector<std::string>& args,
+                              size_t begin, const FlagTable& flags,
+                              std::vector<std::string>& positionals, bool& help) {
+  bool only_positionals = false;
+  for (size_t i = begin; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (only_positionals || arg.size() < 2 || arg[0] != '-') {
+      positionals.push_back(arg);
+      continue;
+    }
+    if (arg == "--") {
+      only_positionals = true;
+      continue;
+    }
+    if (arg == "--help" || arg == "-h") {
+      help = true;
+      return absl::OkStatus();
+    }
+    size_t eq = arg.find('=');
+    std::string name = arg.substr(0, eq);
+    auto it = flags.find(name);
+    if (it == flags.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown flag '", name, "' for '", command, "' (see 'sr2ctl ", command,
+                       " --help')"));
+    }
+    std::string value;
+    if (eq != std::string::npos) {
+      if (!it->second.takes_value) {
+        return absl::InvalidArgumentError(absl::StrCat(name, " takes no value"));
+      }
+      value = arg.substr(eq + 1);
+    } else if (it->second.takes_value) {
+      // A following flag is not taken as the value: `--out --calib x` is a missing value.
+      if (i + 1 >= args.size() || absl::StartsWith(args[i + 1], "--")) {
+        return absl::InvalidArgumentError(absl::StrCat(name, " needs a value"));
+      }
+      value = args[++i];
+    }
+    if (it->second.takes_value && value.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(name, " needs a non-empty value"));
+    }
+    SR2_RETURN_IF_ERROR(it->second.apply(value));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ExpectPositionals(const std::string& command, const std::vector<std::string>& got,
+                               const std::vector<const char*>& names) {
+  if (got.size() < names.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(command, ": missing ", names[got.size()]));
+  }
+  if (got.size() > names.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(command, ": unexpected argument '", got[names.size()], "'"));
+  }
+  return absl::OkStatus();
+}
+
+FlagSpec OutputFlag(CliArgs& out) {
+  return {true, [&out](const std::string& value) -> absl::Status {
+            if (value == "json") {
+              out.output = OutputStyle::kJson;
+            } else if (value == "table") {
+              out.output = OutputStyle::kTable;
+            } else {
+              return absl::InvalidArgumentError(
+                  absl::StrCat("-o: expected json or table, got '", value, "'"));
+            }
+            return absl::OkStatus();
+          }};
+}
+
+// The flags of `submit`. The scheme text and sym/asym are combined after parsing.
+FlagTable SubmitFlags(CliArgs& out, std::optional<std::string>& scheme_text,
+                      std::optional<bool>& sym) {
+  v1::JobSpec& spec = out.submit.spec;
+  auto set_sym = [&sym](bool value) -> absl::Status {
+    if (sym.has_value() && *sym != value) {
+      return absl::InvalidArgumentError("--sym and --asym exclude each other");
+    }
+    sym = value;
+    return absl::OkStatus();
+  };
+  FlagTable flags;
+  flags["--coordinator"] = StringFlag([&out](const std::string& v) { out.coordinator = v; });
+  flags["--out"] = StringFlag([&spec](const std::string& v) { spec.set_out_uri(v); });
+  flags["--calib"] = StringFlag([&spec](const std::string& v) { spec.set_calib_uri(v); });
+  flags["--eval"] = StringFlag([&spec](const std::string& v) { spec.set_eval_uri(v); });
+  flags["--scheme"] = StringFlag([&scheme_text](const std::string& v) { scheme_text = v; });
+  flags["--sym"] = {false, [set_sym](const std::string&) { return set_sym(true); }};
+  flags["--asym"] = {false, [set_sym](const std::string&) { return set_sym(false); }};
+  flags["--algorithm"] = {true, [&spec](const std::string& v) -> absl::Status {
+                            SR2_ASSIGN_OR_RETURN(v1::Algorithm a, ParseAlgorithm(v));
+                            spec.set_algorithm(a);
+                            return absl::OkStatus();
+                          }};
+  flags["--format"] = {true, [&spec](const std::string& v) -> absl::Status {
+                         SR2_ASSIGN_OR_RETURN(v1::OutputFormat f, ParseOutputFormat(v));
+                         spec.set_format(f);
+                         return absl::OkStatus();
+                       }};
+  flags["--input-mode"] = {true, [&spec](const std::string& v) -> absl::Status {
+                             SR2_ASSIGN_OR_RETURN(v1::InputMode m, ParseInputMode(v));
+                             spec.set_input_mode(m);
+                             return absl::OkStatus();
+                           }};
+  flags["--nsamples"] =
+      IntFlag("--nsamples", 1, kMaxInt32, [&spec](int32_t v) { spec.set_nsamples(v); });
+  flags["--seqlen"] =
+      IntFlag("--seqlen", 1, kMaxInt32, [&spec](int32_t v) { spec.set_seqlen(v); });
+  // 0 would read as "use the default" on the wire; RTN is the way to skip tuning.
+  flags["--iters"] = IntFlag("--iters", 1, kMaxInt32, [&spec](int32_t v) { spec.set_iters(v); });
+  flags["--eval-seqlen"] =
+      IntFlag("--eval-seqlen", 1, kMaxInt32, [&spec](int32_t v) { spec.set_eval_seqlen(v); });
+  flags["--batch-size"] =
+      IntFlag("--batch-size", 1, kMaxInt32, [&spec](int32_t v) { spec.set_batch_size(v); });
+  flags["--seed"] = {true, [&spec](const std::string& v) -> absl::Status {
+                       uint64_t seed = 0;
+                       if (!absl::SimpleAtoi(v, &seed)) {
+                         return absl::InvalidArgumentError(absl::StrCat(
+                             "--seed: expected a non-negative integer, got '", v, "'"));
+                       }
+                       spec.set_seed(seed);
+                       return absl::OkStatus();
+                     }};
+  flags["--lr"] = {true, [&spec](const std::string& v) -> absl::Status {
+                     double lr = 0;
+                     if (!absl::SimpleAtod(v, &lr) || !std::isfinite(lr) || lr < 0) {
+                       return absl::InvalidArgumentError(absl::StrCat(
+                           "--lr: expected a non-negative number, got '", v, "'"));
+                     }
+                     spec.set_lr(lr);
+                     return absl::OkStatus();
+                   }};
+  flags["--wait"] = Switch([&out] { out.submit.wait = true; });
+  return flags;
+}
+
+absl::Status FinishSubmit(const std::vector<std::string>& positionals,
+                          const std::optional<std::string>& scheme_text,
+                          const std::optional<bool>& sym, CliArgs& out) {
+  SR2_RETURN_IF_ERROR(ExpectPositionals("submit", positionals, {"MODEL_URI"}));
+  v1::JobSpec& spec = out.submit.spec;
+  spec.set_model_uri(positionals[0]);
+  if (spec.out_uri().empty()) return absl::InvalidArgumentError("submit: missing --out OUT_URI");
+  if (spec.calib_uri().empty()) {
+    return absl::InvalidArgumentError("submit: missing --calib TOKENS_URI");
+  }
+  // The scheme message is present only when the user said something about it, so the
+  // coordinator can tell "--asym with the default bits" from "nothing given".
+  if (scheme_text.has_value()) {
+    SR2_ASSIGN_OR_RETURN(Scheme scheme, ParseScheme(*scheme_text, sym.value_or(true)));
+    spec.mutable_scheme()->set_bits(scheme.bits);
+    spec.mutable_scheme()->set_group_size(scheme.group_size);
+    spec.mutable_scheme()->set_sym(scheme.sym);
+  } else if (sym.has_value()) {
+    spec.mutable_scheme()->set_sym(*sym);
+  }
+  return absl::OkStatus();
+}
+
+FlagTable LocalFlags(LocalArgs& local) {
+  FlagTable flags;
+  flags["--workers"] = IntFlag("--workers", 1, 1024, [&local](int32_t v) { local.workers = v; });
+  flags["--port"] = IntFlag("--port", 1, 65535, [&local](int32_t v) { local.port = v; });
+  flags["--threads"] =
+      IntFlag("--threads", 1, 4096, [&local](int32_t v) { local.threads = v; });
+  flags["--state-dir"] = StringFlag([&local](const std::string& v) { local.state_dir = v; });
+  flags["--store"] = StringFlag([&local](const std::string& v) { local.store = v; });
+  flags["--device"] = {true, [&local](const std::string& v) -> absl::Status {
+                         SR2_RETURN_IF_ERROR(ValidateDevice(v));
+                         local.device = v;
+                         return absl::OkStatus();
+                       }};
+  return flags;
+}
+
+const std::map<std::string, Command>& CommandNames() {
+  static const auto* names = new std::map<std::string, Command>{
+      {"submit", Command::kSubmit}, {"status", Command::kStatus},
+      {"list", Command::kList},     {"cancel", Command::kCancel},
+      {"watch", Command::kWatch},   {"local", Command::kLocal},
+      {"version", Command::kVersion}, {"help", Command::kHelp}};
+  return *names;
+}
+
+}  // namespace
+
+absl::StatusOr<CliArgs> ParseCliArgs(const std::vector<std::string>& args) {
+  CliArgs out;
+  size_t i = 0;
+  // Global flags before the command.
+  for (; i < args.size() && absl::StartsWith(args[i], "-"); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--help" || arg == "-h") return out;
+    if (arg == "--version") {
+      out.command = Command::kVersion;
+      return out;
+    }
+    if (arg == "--coordinator") {
+      if (i + 1 >= args.size() || absl::StartsWith(args[i + 1], "--")) {
+        return absl::InvalidArgumentError("--coordinator needs a value");
+      }
+      out.coordinator = args[++i];
+    } else if (absl::StartsWith(arg, "--coordinator=")) {
+      out.coordinator = arg.substr(std::string_view("--coordinator=").size());
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown flag '", arg, "' (see 'sr2ctl help')"));
+    }
+    if (out.coordinator->empty()) {
+      return absl::InvalidArgumentError("--coordinator needs a non-empty value");
+    }
+  }
+  if (i >= args.size()) {
+    return absl::InvalidArgumentError("missing command (see 'sr2ctl help')");
+  }
+  const std::string& name = args[i++];
+  auto command = CommandNames().find(name);
+  if (command == CommandNames().end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown command '", name, "' (see 'sr2ctl help')"));
+  }
+  out.command = command->second;
+
+  std::vector<std::string> positionals;
+  bool help = false;
+  FlagTable flags;
+  std::optional<std::string> scheme_text;
+  std::optional<bool> sym;
+  switch (out.command) {
+    case Command::kSubmit:
+      flags = SubmitFlags(out, scheme_text, sym);
+      break;
+    case Command::kStatus:
+    case Command::kList:
+      flags["-o"] = OutputFlag(out);
+      flags["--output"] = OutputFlag(out);
+      [[fallthrough]];
+    case Command::kCancel:
+    case Command::kWatch:
+      flags["--coordinator"] =
+          StringFlag([&out](const std::string& v) { out.coordinator = v; });
+      break;
+    case Command::kLocal:
+      flags = LocalFlags(out.local);
+      break;
+    case Command::kVersion:
+    case Command::kHelp:
+      break;
+  }
+  SR2_RETURN_IF_ERROR(ParseCommandArgs(name, args, i, flags, positionals, help));
+  if (help) {
+    out.command = Command::kHelp;
+    out.help_topic = name;
+    return out;
+  }
+
+  switch (out.command) {
+    case Command::kSubmit:
+      SR2_RETURN_IF_ERROR(FinishSubmit(positionals, scheme_text, sym, out));
+      break;
+    case Command::kStatus:
+    case Command::kCancel:
+    case Command::kWatch:
+      SR2_RETURN_IF_ERROR(ExpectPositionals(name, positionals, {"JOB"}));
+      out.job_id = positionals[0];
+      break;
+    case Command::kHelp:
+      if (positionals.size() > 1) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("help: unexpected argument '", positionals[1], "'"));
+      }
+      if (!positionals.empty()) {
+        if (CommandNames().count(positionals[0]) == 0) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("help: unknown command '", positionals[0], "'"));
+        }
+        out.help_topic = positionals[0];
+      }
+      break;
+    case Command::kList:
+    case Command::kLocal:
+    case Command::kVersion:
+      SR2_RETURN_IF_ERROR(ExpectPositionals(name, positionals, {}));
+      break;
+  }
+  return out;
+}
+
+std::string ResolveCoordinator(const std::optional<std::string>& flag, const char* env_value) {
+  if (flag.has_value()) return *flag;
+  if (env_value != nullptr && *env_value != '\0') return env_value;
+  return kDefaultCoordinator;
+}
+
+std::string AbsolutizeUri(std::string_view uri, std::string_view cwd) {
+  if (uri.empty() || uri.find("://") != std::string_view::npos) return std::string(uri);
+  std::filesystem::path path(uri);
+  if (path.is_relative()) path = std::filesystem::path(cwd) / path;
+  std::string normal = path.lexically_normal().string();
+  // "dir/" normalizes to "dir/"; keep the form without the trailing slash.
+  if (normal.size() > 1 && normal.back() == '/') normal.pop_back();
+  return normal;
+}
+
+void AbsolutizeSpecPaths(std::string_view cwd, v1::JobSpec& spec) {
+  spec.set_model_uri(AbsolutizeUri(spec.model_uri(), cwd));
+  spec.set_out_uri(AbsolutizeUri(spec.out_uri(), cwd));
+  spec.set_calib_uri(AbsolutizeUri(spec.calib_uri(), cwd));
+  spec.set_eval_uri(AbsolutizeUri(spec.eval_uri(), cwd));
+}
+
+}  // namespace sr2

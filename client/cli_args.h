@@ -1,0 +1,65 @@
+// The sr2ctl command line, parsed into a plain struct. No I/O here: the environment and the
+// working directory are passed in, so every rule is unit tested.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "sr2/v1/common.pb.h"
+
+namespace sr2 {
+
+// Where sr2ctl looks for the coordinator when neither --coordinator nor $SR2_COORDINATOR is set.
+inline constexpr char kDefaultCoordinator[] = "127.0.0.1:7070";
+inline constexpr char kCoordinatorEnvVar[] = "SR2_COORDINATOR";
+
+enum class Command { kHelp, kVersion, kSubmit, kStatus, kList, kCancel, kWatch, kLocal };
+
+enum class OutputStyle { kTable, kJson };
+
+struct SubmitArgs {
+  // Only what the user gave is set; the coordinator fills the rest. Local paths are made
+  // absolute by AbsolutizeSpecPaths, not by the parser.
+  v1::JobSpec spec;
+  bool wait = false;
+};
+
+struct LocalArgs {
+  int workers = 2;
+  int port = 7070;
+  std::string state_dir = "./.sr2-local/state";
+  std::string store = "./.sr2-local/store";
+  int threads = 1;
+  std::string device = "cpu";
+};
+
+struct CliArgs {
+  Command command = Command::kHelp;
+  // kHelp: the command whose help is asked for; empty for the general help.
+  std::string help_topic;
+  // --coordinator when given (before or after the command).
+  std::optional<std::string> coordinator;
+  std::string job_id;  // status, cancel, watch
+  OutputStyle output = OutputStyle::kTable;  // status, list
+  SubmitArgs submit;
+  LocalArgs local;
+};
+
+// Parses the arguments after argv[0]. InvalidArgument with a one-line message on any usage
+// error (unknown flag or command, missing value, bad number, bad scheme/format/algorithm).
+absl::StatusOr<CliArgs> ParseCliArgs(const std::vector<std::string>& args);
+
+// --coordinator, else the environment value (nullptr when unset or empty), else the default.
+std::string ResolveCoordinator(const std::optional<std::string>& flag, const char* env_value);
+
+// A plain path made absolute against `cwd` (and lexically normalized); URIs with a scheme
+// ("file://", "s3://") and empty strings are returned unchanged.
+std::string AbsolutizeUri(std::string_view uri, std::string_view cwd);
+
+// Applies AbsolutizeUri to model_uri, out_uri, calib_uri and eval_uri.
+void AbsolutizeSpecPaths(std::string_view cwd, v1::JobSpec& spec);
+
+}  // namespace sr2

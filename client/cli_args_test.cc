@@ -1,0 +1,237 @@
+#include "client/cli_args.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace sr2 {
+namespace {
+
+using ::testing::HasSubstr;
+
+absl::StatusOr<CliArgs> Parse(std::vector<std::string> args) { return ParseCliArgs(args); }
+
+// The error message of a parse that must fail with InvalidArgument.
+std::string ParseError(std::vector<std::string> args) {
+  absl::StatusOr<CliArgs> parsed = ParseCliArgs(args);
+  EXPECT_FALSE(parsed.ok());
+  if (parsed.ok()) return "";
+  EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(parsed.status().message());
+}
+
+TEST(CliArgsTest, SubmitMinimalLeavesDefaultsToTheCoordinator) {
+  auto args = Parse({"submit", "models/m", "--out", "out/q", "--calib", "c.tokens.i32"});
+  ASSERT_TRUE(args.ok()) << args.status();
+  EXPECT_EQ(args->command, Command::kSubmit);
+  const v1::JobSpec& spec = args->submit.spec;
+  EXPECT_EQ(spec.model_uri(), "models/m");
+  EXPECT_EQ(spec.out_uri(), "out/q");
+  EXPECT_EQ(spec.calib_uri(), "c.tokens.i32");
+  EXPECT_FALSE(spec.has_scheme());
+  EXPECT_EQ(spec.algorithm(), v1::ALGORITHM_UNSPECIFIED);
+  EXPECT_EQ(spec.format(), v1::FORMAT_UNSPECIFIED);
+  EXPECT_EQ(spec.input_mode(), v1::INPUT_MODE_UNSPECIFIED);
+  EXPECT_EQ(spec.nsamples(), 0);
+  EXPECT_EQ(spec.iters(), 0);
+  EXPECT_EQ(spec.seed(), 0u);
+  EXPECT_EQ(spec.lr(), 0.0);
+  EXPECT_FALSE(args->submit.wait);
+  EXPECT_FALSE(args->coordinator.has_value());
+}
+
+TEST(CliArgsTest, SubmitAllFlagsInBothForms) {
+  auto args = Parse({"--coordinator", "host:1", "submit", "--out=o", "m", "--calib", "c",
+                     "--scheme", "w2g64", "--asym", "--algorithm=signround", "--format",
+                     "auto_gptq", "--nsamples", "16", "--seqlen=32", "--iters", "5", "--eval",
+                     "e", "--eval-seqlen", "64", "--seed", "18446744073709551615",
+                     "--batch-size", "4", "--lr=0.01", "--input-mode", "fp", "--wait"});
+  ASSERT_TRUE(args.ok()) << args.status();
+  EXPECT_EQ(args->coordinator, "host:1");
+  const v1::JobSpec& spec = args->submit.spec;
+  EXPECT_EQ(spec.model_uri(), "m");
+  EXPECT_EQ(spec.out_uri(), "o");
+  EXPECT_EQ(spec.eval_uri(), "e");
+  EXPECT_EQ(spec.scheme().bits(), 2);
+  EXPECT_EQ(spec.scheme().group_size(), 64);
+  EXPECT_FALSE(spec.scheme().sym());
+  EXPECT_EQ(spec.algorithm(), v1::ALGORITHM_SIGNROUND);
+  EXPECT_EQ(spec.format(), v1::FORMAT_AUTO_GPTQ);
+  EXPECT_EQ(spec.nsamples(), 16);
+  EXPECT_EQ(spec.seqlen(), 32);
+  EXPECT_EQ(spec.iters(), 5);
+  EXPECT_EQ(spec.eval_seqlen(), 64);
+  EXPECT_EQ(spec.seed(), 18446744073709551615ull);
+  EXPECT_EQ(spec.batch_size(), 4);
+  EXPECT_DOUBLE_EQ(spec.lr(), 0.01);
+  EXPECT_EQ(spec.input_mode(), v1::INPUT_MODE_FP);
+  EXPECT_TRUE(args->submit.wait);
+}
+
+TEST(CliArgsTest, SchemeDefaultsToSymAndAsymAloneKeepsDefaultBits) {
+  auto sym = Parse({"submit", "m", "--out", "o", "--calib", "c", "--scheme", "W4G-1"});
+  ASSERT_TRUE(sym.ok()) << sym.status();
+  EXPECT_EQ(sym->submit.spec.scheme().bits(), 4);
+  EXPECT_EQ(sym->submit.spec.scheme().group_size(), -1);
+  EXPECT_TRUE(sym->submit.spec.scheme().sym());
+
+  auto asym = Parse({"submit", "m", "--out", "o", "--calib", "c", "--asym"});
+  ASSERT_TRUE(asym.ok()) << asym.status();
+  ASSERT_TRUE(asym->submit.spec.has_scheme());
+  EXPECT_EQ(asym->submit.spec.scheme().bits(), 0);
+  EXPECT_FALSE(asym->submit.spec.scheme().sym());
+}
+
+TEST(CliArgsTest, CoordinatorFlagAfterTheCommand) {
+  auto args = Parse({"status", "j1", "--coordinator=h:2", "-o", "json"});
+  ASSERT_TRUE(args.ok()) << args.status();
+  EXPECT_EQ(args->command, Command::kStatus);
+  EXPECT_EQ(args->job_id, "j1");
+  EXPECT_EQ(args->coordinator, "h:2");
+  EXPECT_EQ(args->output, OutputStyle::kJson);
+}
+
+TEST(CliArgsTest, ListCancelWatchAndOutputForms) {
+  auto list = Parse({"list", "--output=table"});
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_EQ(list->command, Command::kList);
+  EXPECT_EQ(list->output, OutputStyle::kTable);
+  auto list_json = Parse({"list", "-o=json"});
+  ASSERT_TRUE(list_json.ok()) << list_json.status();
+  EXPECT_EQ(list_json->output, OutputStyle::kJson);
+  auto cancel = Parse({"cancel", "j2"});
+  ASSERT_TRUE(cancel.ok());
+  EXPECT_EQ(cancel->command, Command::kCancel);
+  EXPECT_EQ(cancel->job_id, "j2");
+  auto watch = Parse({"watch", "j3"});
+  ASSERT_TRUE(watch.ok());
+  EXPECT_EQ(watch->command, Command::kWatch);
+  EXPECT_EQ(watch->job_id, "j3");
+}
+
+TEST(CliArgsTest, LocalDefaultsAndFlags) {
+  auto defaults = Parse({"local"});
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->local.workers, 2);
+  EXPECT_EQ(defaults->local.port, 7070);
+  EXPECT_EQ(defaults->local.threads, 1);
+  EXPECT_EQ(defaults->local.device, "cpu");
+  EXPECT_EQ(defaults->local.state_dir, "./.sr2-local/state");
+  EXPECT_EQ(defaults->local.store, "./.sr2-local/store");
+
+  auto args = Parse({"local", "--workers", "3", "--port=7171", "--state-dir", "s", "--store",
+                     "st", "--threads", "4", "--device", "cuda:1"});
+  ASSERT_TRUE(args.ok()) << args.status();
+  EXPECT_EQ(args->local.workers, 3);
+  EXPECT_EQ(args->local.port, 7171);
+  EXPECT_EQ(args->local.state_dir, "s");
+  EXPECT_EQ(args->local.store, "st");
+  EXPECT_EQ(args->local.threads, 4);
+  EXPECT_EQ(args->local.device, "cuda:1");
+}
+
+TEST(CliArgsTest, HelpAndVersionForms) {
+  auto none = Parse({"--help"});
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->command, Command::kHelp);
+  EXPECT_EQ(none->help_topic, "");
+  auto topic = Parse({"help", "submit"});
+  ASSERT_TRUE(topic.ok());
+  EXPECT_EQ(topic->help_topic, "submit");
+  // --help wins over errors in the rest of the line.
+  auto command_help = Parse({"submit", "--help"});
+  ASSERT_TRUE(command_help.ok());
+  EXPECT_EQ(command_help->command, Command::kHelp);
+  EXPECT_EQ(command_help->help_topic, "submit");
+  auto version = Parse({"version"});
+  ASSERT_TRUE(version.ok());
+  EXPECT_EQ(version->command, Command::kVersion);
+}
+
+TEST(CliArgsTest, UsageErrors) {
+  EXPECT_THAT(ParseError({}), HasSubstr("missing command"));
+  EXPECT_THAT(ParseError({"frobnicate"}), HasSubstr("unknown command 'frobnicate'"));
+  EXPECT_THAT(ParseError({"--bogus", "list"}), HasSubstr("unknown flag '--bogus'"));
+  EXPECT_THAT(ParseError({"--coordinator"}), HasSubstr("--coordinator needs a value"));
+  EXPECT_THAT(ParseError({"list", "--bogus"}), HasSubstr("unknown flag '--bogus' for 'list'"));
+  EXPECT_THAT(ParseError({"list", "-o", "yaml"}), HasSubstr("expected json or table"));
+  EXPECT_THAT(ParseError({"list", "extra"}), HasSubstr("unexpected argument 'extra'"));
+  EXPECT_THAT(ParseError({"status"}), HasSubstr("status: missing JOB"));
+  EXPECT_THAT(ParseError({"cancel", "a", "b"}), HasSubstr("unexpected argument 'b'"));
+  EXPECT_THAT(ParseError({"help", "nope"}), HasSubstr("unknown command 'nope'"));
+}
+
+TEST(CliArgsTest, SubmitErrors) {
+  const std::vector<std::string> base = {"submit", "m", "--out", "o", "--calib", "c"};
+  auto with = [&base](std::vector<std::string> extra) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return ParseError(args);
+  };
+  EXPECT_THAT(ParseError({"submit", "--out", "o", "--calib", "c"}), HasSubstr("missing MODEL_URI"));
+  EXPECT_THAT(ParseError({"submit", "m", "--calib", "c"}), HasSubstr("missing --out"));
+  EXPECT_THAT(ParseError({"submit", "m", "--out", "o"}), HasSubstr("missing --calib"));
+  EXPECT_THAT(with({"m2"}), HasSubstr("unexpected argument 'm2'"));
+  EXPECT_THAT(ParseError({"submit", "m", "--out", "--calib", "c"}), HasSubstr("--out needs a value"));
+  EXPECT_THAT(with({"--nsamples"}), HasSubstr("--nsamples needs a value"));
+  EXPECT_THAT(with({"--out="}), HasSubstr("--out needs a non-empty value"));
+  EXPECT_THAT(with({"--nsamples", "12x"}), HasSubstr("--nsamples: expected an integer >= 1, got '12x'"));
+  EXPECT_THAT(with({"--seqlen=0"}), HasSubstr("--seqlen: expected an integer >= 1"));
+  EXPECT_THAT(with({"--iters", "-3"}), HasSubstr("--iters: expected an integer >= 1"));
+  EXPECT_THAT(with({"--batch-size", "99999999999"}), HasSubstr("--batch-size"));
+  EXPECT_THAT(with({"--seed", "-1"}), HasSubstr("--seed: expected a non-negative integer"));
+  EXPECT_THAT(with({"--lr", "fast"}), HasSubstr("--lr: expected a non-negative number"));
+  EXPECT_THAT(with({"--lr", "nan"}), HasSubstr("--lr"));
+  EXPECT_THAT(with({"--lr", "-0.5"}), HasSubstr("--lr"));
+  EXPECT_THAT(with({"--algorithm", "gptq"}), HasSubstr("unknown algorithm 'gptq'"));
+  EXPECT_THAT(with({"--input-mode", "half"}), HasSubstr("unknown input mode 'half'"));
+  EXPECT_THAT(with({"--sym", "--asym"}), HasSubstr("--sym and --asym"));
+  EXPECT_THAT(with({"--wait=yes"}), HasSubstr("--wait takes no value"));
+  EXPECT_THAT(with({"--workers", "2"}), HasSubstr("unknown flag '--workers' for 'submit'"));
+  // The scheme and format messages come from common/ (one wording everywhere); they must
+  // at least be usage errors that name the bad value.
+  EXPECT_THAT(with({"--scheme", "W5G128"}), HasSubstr("W5G128"));
+  EXPECT_THAT(with({"--scheme", "4bit"}), HasSubstr("4bit"));
+  EXPECT_THAT(with({"--format", "gguf"}), HasSubstr("gguf"));
+}
+
+TEST(CliArgsTest, LocalErrors) {
+  EXPECT_THAT(ParseError({"local", "--workers", "0"}), HasSubstr("--workers: expected an integer in [1, 1024]"));
+  EXPECT_THAT(ParseError({"local", "--port", "70000"}), HasSubstr("--port: expected an integer in [1, 65535]"));
+  EXPECT_THAT(ParseError({"local", "--threads", "two"}), HasSubstr("--threads"));
+  EXPECT_THAT(ParseError({"local", "--device", "tpu"}), HasSubstr("--device: expected cpu or cuda:N, got 'tpu'"));
+  EXPECT_THAT(ParseError({"local", "--device", "cuda:x"}), HasSubstr("--device"));
+  EXPECT_THAT(ParseError({"local", "--coordinator", "h:1"}), HasSubstr("unknown flag '--coordinator' for 'local'"));
+}
+
+TEST(CliArgsTest, ResolveCoordinatorOrder) {
+  EXPECT_EQ(ResolveCoordinator(std::string("flag:1"), "env:2"), "flag:1");
+  EXPECT_EQ(ResolveCoordinator(std::nullopt, "env:2"), "env:2");
+  EXPECT_EQ(ResolveCoordinator(std::nullopt, ""), kDefaultCoordinator);
+  EXPECT_EQ(ResolveCoordinator(std::nullopt, nullptr), "127.0.0.1:7070");
+}
+
+TEST(CliArgsTest, AbsolutizeUri) {
+  EXPECT_EQ(AbsolutizeUri("models/m", "/home/u"), "/home/u/models/m");
+  EXPECT_EQ(AbsolutizeUri("./out/../q/", "/home/u"), "/home/u/q");
+  EXPECT_EQ(AbsolutizeUri("/abs/path", "/home/u"), "/abs/path");
+  EXPECT_EQ(AbsolutizeUri("s3://bucket/models/m", "/home/u"), "s3://bucket/models/m");
+  EXPECT_EQ(AbsolutizeUri("file://rel/x", "/home/u"), "file://rel/x");
+  EXPECT_EQ(AbsolutizeUri("", "/home/u"), "");
+}
+
+TEST(CliArgsTest, AbsolutizeSpecPathsTouchesOnlyThePaths) {
+  v1::JobSpec spec;
+  spec.set_model_uri("m");
+  spec.set_out_uri("s3://b/o");
+  spec.set_calib_uri("../c.i32");
+  spec.set_nsamples(7);
+  AbsolutizeSpecPaths("/w/d", spec);
+  EXPECT_EQ(spec.model_uri(), "/w/d/m");
+  EXPECT_EQ(spec.out_uri(), "s3://b/o");
+  EXPECT_EQ(spec.calib_uri(), "/w/c.i32");
+  EXPECT_EQ(spec.eval_uri(), "");
+  EXPECT_EQ(spec.nsamples(), 7);
+}
+
+}  // namespace
+}  // namespace sr2

@@ -1,0 +1,107 @@
+#include "client/usage.h"
+
+#include "absl/strings/str_cat.h"
+#include "client/cli_args.h"
+
+namespace sr2 {
+namespace {
+
+constexpr char kSubmitHelp[] = R"(usage: sr2ctl [--coordinator ADDR] submit MODEL_URI --out OUT_URI --calib TOKENS_URI [flags]
+
+Submits a quantization job and prints its id on the first line of stdout.
+MODEL_URI, OUT_URI and TOKENS_URI are local paths (made absolute) or file:// / s3:// URIs.
+Flags not given are filled in by the coordinator.
+
+  --out URI                 where the quantized checkpoint goes (must not exist)
+  --calib URI               calibration tokens (raw little-endian int32)
+  --scheme WxGy             weight scheme, e.g. W4G128, W2G64, W4G-1 (per row)
+  --sym | --asym            symmetric (default) or asymmetric with zero point
+  --algorithm NAME          rtn | signround | signroundv2
+  --format NAME             fake | auto_round | auto_gptq
+  --nsamples N              calibration windows
+  --seqlen N                tokens per calibration window
+  --iters N                 tuning iterations per block (>= 1; use --algorithm rtn for none)
+  --batch-size N            tuning mini-batch (samples)
+  --lr X                    learning rate (0 = 1/iters)
+  --input-mode MODE         quantized (block i tuned on quantized block i-1 output) | fp
+  --eval URI                evaluation tokens: report the output's perplexity
+  --eval-seqlen N           tokens per evaluation window
+  --seed N                  seeds every random choice of the job
+  --wait                    follow the job to its end (as `watch`); exit 1 unless it succeeds
+)";
+
+constexpr char kStatusHelp[] = R"(usage: sr2ctl status JOB [-o json|table]
+
+Shows one job. -o json prints one JSON object (id, state, stage, error, output_uri,
+perplexity, progress, eta_seconds, stages, spec, result, create/start/end times).
+)";
+
+constexpr char kListHelp[] = R"(usage: sr2ctl list [-o json|table]
+
+Lists all jobs: one row per job (ID, STATE, STAGE, PROGRESS, MODEL, AGE) or a JSON array.
+)";
+
+constexpr char kCancelHelp[] = R"(usage: sr2ctl cancel JOB
+
+Cancels a job and prints its resulting state.
+)";
+
+constexpr char kWatchHelp[] = R"(usage: sr2ctl watch JOB
+
+Follows a job: live progress per stage with ETA on stderr, then a summary.
+Exits 0 if the job succeeded, 1 if it failed or was cancelled.
+)";
+
+constexpr char kLocalHelp[] = R"(usage: sr2ctl local [--workers N] [--port P] [--state-dir DIR] [--store DIR]
+                    [--threads N] [--device cpu|cuda:N]
+
+Runs a one-machine cluster: sr2-coordinator on 127.0.0.1:P and N sr2-worker processes,
+taken from the directory that holds sr2ctl. Logs go to DIR/../logs. Ctrl-C stops it.
+
+  --workers N      worker processes (default 2)
+  --port P         coordinator port (default 7070)
+  --state-dir DIR  coordinator state (default ./.sr2-local/state)
+  --store DIR      object store for job work files (default ./.sr2-local/store)
+  --threads N      threads per worker (default 1)
+  --device D       worker device: cpu, cuda or cuda:N (default cpu)
+)";
+
+}  // namespace
+
+std::string HelpText(std::string_view command) {
+  if (command == "submit") return kSubmitHelp;
+  if (command == "status") return kStatusHelp;
+  if (command == "list") return kListHelp;
+  if (command == "cancel") return kCancelHelp;
+  if (command == "watch") return kWatchHelp;
+  if (command == "local") return kLocalHelp;
+  if (command == "version") return "usage: sr2ctl version\n\nPrints sr2ctl's version.\n";
+  return absl::StrCat(R"(usage: sr2ctl [--coordinator ADDR] COMMAND [flags]
+
+sr2ctl drives sr2, the distributed SignRoundV2 quantization service.
+
+Commands:
+  submit MODEL_URI --out URI --calib URI [...]   submit a quantization job
+  status JOB [-o json|table]                     show a job
+  list [-o json|table]                           list jobs
+  cancel JOB                                     cancel a job
+  watch JOB                                      follow a job's progress to its end
+  local [--workers N] [--port P] [...]           run a coordinator and workers on this machine
+  version                                        print the version
+  help [COMMAND]                                 this help, or a command's (also COMMAND --help)
+
+Global flags:
+  --coordinator ADDR   coordinator address (default: $)",
+                      kCoordinatorEnvVar, ", else ", kDefaultCoordinator, R"()
+
+Flags take their value as `--flag value` or `--flag=value`.
+
+Exit codes:
+  0  success
+  1  the job failed or was cancelled, no such job, or another coordinator-side error
+  2  usage error (bad command line), or a request the coordinator rejected as invalid
+  3  the coordinator could not be reached
+)");
+}
+
+}  // namespace sr2

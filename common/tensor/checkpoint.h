@@ -1,0 +1,68 @@
+// A Hugging Face checkpoint folder's tensors: one `model.safetensors`, or shards listed by
+// `model.safetensors.index.json`. Reading and writing both go through an ObjectStore.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/store/object_store.h"
+#include "common/tensor/safetensors.h"
+
+namespace sr2 {
+
+class CheckpointReader {
+ public:
+  // Opens the checkpoint at the root of `store` (index first, else model.safetensors).
+  // NotFound when neither exists; InvalidArgument/DataLoss for malformed files or an index
+  // naming missing shards or tensors.
+  static absl::StatusOr<std::unique_ptr<CheckpointReader>> Open(ObjectStorePtr store);
+
+  // All tensor names, sorted.
+  std::vector<std::string> TensorNames() const;
+  // nullptr when absent.
+  const TensorInfo* Find(std::string_view name) const;
+  // Raw bytes of a tensor; NotFound when absent.
+  absl::StatusOr<std::string_view> Bytes(std::string_view name) const;
+  // The tensor converted to fp32 (from F32, F16, BF16 or F64); InvalidArgument for other dtypes.
+  absl::StatusOr<std::vector<float>> ReadFloat(std::string_view name) const;
+  // Keys of the files that make up the checkpoint (shards and the index if any).
+  const std::vector<std::string>& files() const { return files_; }
+
+ private:
+  struct Entry {
+    const SafetensorsFile* file;
+    const TensorInfo* info;
+  };
+  std::vector<std::unique_ptr<SafetensorsFile>> shards_;
+  std::map<std::string, Entry, std::less<>> entries_;
+  std::vector<std::string> files_;
+};
+
+// A tensor owned by the writer's caller.
+struct OwnedTensor {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+  std::string bytes;
+};
+
+struct CheckpointWriteOptions {
+  // Shards are cut when the next tensor would push a shard past this size; a single file
+  // `model.safetensors` is written when everything fits into one.
+  uint64_t max_shard_bytes = 4ull << 30;
+  std::map<std::string, std::string> metadata = {{"format", "pt"}};
+};
+
+// Writes `tensors` under `prefix` in `store` (shards + index when needed). Returns the keys
+// written, relative to `prefix`.
+absl::StatusOr<std::vector<std::string>> WriteCheckpoint(ObjectStore& store,
+                                                         std::string_view prefix,
+                                                         const std::vector<OwnedTensor>& tensors,
+                                                         const CheckpointWriteOptions& options);
+
+}  // namespace sr2

@@ -1,0 +1,50 @@
+#include "server/coordinator.h"
+
+#include <filesystem>
+
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/server_builder.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace sr2::server {
+
+Coordinator::Coordinator(const CoordinatorOptions& options)
+    : options_(options),
+      jobs_(options_, SystemClock::Default()),
+      job_service_(&jobs_),
+      worker_service_(&jobs_) {}
+
+absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(
+    const CoordinatorOptions& options) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.state_dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create state dir ", options.state_dir, ": ", ec.message()));
+  }
+  std::unique_ptr<Coordinator> c(new Coordinator(options));
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &c->port_);
+  builder.RegisterService(&c->job_service_);
+  builder.RegisterService(&c->worker_service_);
+  c->server_ = builder.BuildAndStart();
+  if (c->server_ == nullptr || c->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen));
+  }
+  c->jobs_.Start();
+  return c;
+}
+
+void Coordinator::Shutdown(absl::Duration grace) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  // Long-polls and watch streams end once the job manager stops; the deadline bounds the rest.
+  jobs_.Stop();
+  server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
+}
+
+Coordinator::~Coordinator() { Shutdown(absl::Seconds(1)); }
+
+}  // namespace sr2::server

@@ -1,0 +1,40 @@
+// The coordinator process: the gRPC server (client API, worker protocol, health) around one
+// JobManager. Lifecycle in the Triton style: Create() starts serving, Shutdown() stops taking
+// new calls, lets in-flight ones finish within a deadline, then stops the job threads.
+#pragma once
+
+#include <memory>
+
+#include <grpcpp/server.h>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/coordinator_options.h"
+#include "server/job_manager.h"
+#include "server/job_service.h"
+#include "server/worker_service.h"
+
+namespace sr2::server {
+
+class Coordinator {
+ public:
+  static absl::StatusOr<std::unique_ptr<Coordinator>> Create(const CoordinatorOptions& options);
+  ~Coordinator();
+
+  // The port actually bound (useful with port 0).
+  int port() const { return port_; }
+  void Shutdown(absl::Duration grace);
+
+ private:
+  explicit Coordinator(const CoordinatorOptions& options);
+
+  CoordinatorOptions options_;
+  JobManager jobs_;
+  JobServiceImpl job_service_;
+  WorkerServiceImpl worker_service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  bool shut_down_ = false;
+};
+
+}  // namespace sr2::server

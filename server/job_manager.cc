@@ -1,0 +1,550 @@
+#include "server/job_manager.h"
+
+#include <algorithm>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "common/store/store_factory.h"
+#include "server/checkpoint_assembler.h"
+#include "server/job_planner.h"
+#include "server/job_spec_defaults.h"
+
+namespace sr2::server {
+namespace {
+
+// Share of the whole job each stage stands for, for progress and ETA.
+double StageWeight(v1::Stage s) {
+  switch (s) {
+    case v1::STAGE_INSPECT:
+      return 0.02;
+    case v1::STAGE_CALIBRATE:
+      return 0.03;
+    case v1::STAGE_QUANTIZE:
+      return 0.80;
+    case v1::STAGE_ASSEMBLE:
+      return 0.05;
+    case v1::STAGE_EVALUATE:
+      return 0.10;
+    default:
+      return 0;
+  }
+}
+
+std::string NewJobId() {
+  static std::mt19937_64 rng{std::random_device{}()};
+  return absl::StrFormat("job-%08x", static_cast<uint32_t>(rng()));
+}
+
+std::string TaskId(const std::string& job_id, const std::string& name) {
+  return absl::StrCat(job_id, "/", name);
+}
+
+std::string BlockTaskId(const std::string& job_id, int block) {
+  return TaskId(job_id, absl::StrFormat("block-%05d", block));
+}
+
+// Workers of another major.minor version speak a different task contract.
+bool CompatibleVersion(const std::string& worker_version) {
+  auto major_minor = [](const std::string& v) {
+    std::vector<std::string> parts = absl::StrSplit(v, '.');
+    return parts.size() >= 2 ? absl::StrCat(parts[0], ".", parts[1]) : v;
+  };
+  return major_minor(worker_version) == major_minor(SR2_VERSION);
+}
+
+}  // namespace
+
+JobManager::JobManager(const CoordinatorOptions& options, const Clock* clock)
+    : options_(options),
+      clock_(clock),
+      scheduler_(clock, SchedulerOptions{options.lease_ms, options.max_task_attempts}) {}
+
+JobManager::~JobManager() { Stop(); }
+
+void JobManager::Start() {
+  driver_ = std::thread([this] { DriverLoop(); });
+  sweeper_ = std::thread([this] { SweepLoop(); });
+}
+
+void JobManager::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_ && !driver_.joinable()) return;
+    stopping_ = true;
+    driver_cv_.SignalAll();
+    sweep_cv_.SignalAll();
+    work_cv_.SignalAll();
+    changed_cv_.SignalAll();
+  }
+  if (driver_.joinable()) driver_.join();
+  if (sweeper_.joinable()) sweeper_.join();
+}
+
+bool JobManager::IsTerminal(v1::JobState s) {
+  return s == v1::JOB_STATE_SUCCEEDED || s == v1::JOB_STATE_FAILED ||
+         s == v1::JOB_STATE_CANCELLED;
+}
+
+void JobManager::Post(std::function<void()> action) {
+  actions_.push_back(std::move(action));
+  driver_cv_.Signal();
+}
+
+void JobManager::DriverLoop() {
+  for (;;) {
+    std::function<void()> action;
+    {
+      absl::MutexLock lock(&mu_);
+      while (!stopping_ && actions_.empty()) driver_cv_.Wait(&mu_);
+      if (stopping_) return;
+      action = std::move(actions_.front());
+      actions_.pop_front();
+    }
+    action();
+  }
+}
+
+void JobManager::SweepLoop() {
+  absl::MutexLock lock(&mu_);
+  while (!stopping_) {
+    sweep_cv_.WaitWithTimeout(&mu_, absl::Milliseconds(options_.lease_sweep_interval_ms));
+    if (stopping_) return;
+    for (const AttemptEnd& end : scheduler_.ExpireLeases()) HandleAttemptEndLocked(end);
+  }
+}
+
+JobManager::JobRecord* JobManager::FindLocked(const std::string& job_id) {
+  auto it = jobs_.find(job_id);
+  return it == jobs_.end() ? nullptr : &it->second;
+}
+
+void JobManager::TouchLocked(JobRecord& rec) {
+  RefreshProgressLocked(rec);
+  rec.version++;
+  changed_cv_.SignalAll();
+}
+
+void JobManager::EnterStageLocked(JobRecord& rec, v1::Stage stage, int total) {
+  rec.job.set_stage(stage);
+  rec.stage_start_ms[stage] = clock_->NowMs();
+  v1::StageProgress* p = rec.job.add_stages();
+  p->set_stage(stage);
+  p->set_total(total);
+}
+
+void JobManager::FinishStageLocked(JobRecord& rec, v1::Stage stage) {
+  for (v1::StageProgress& p : *rec.job.mutable_stages()) {
+    if (p.stage() == stage) p.set_done(p.total());
+  }
+}
+
+void JobManager::RefreshProgressLocked(JobRecord& rec) {
+  const int64_t now = clock_->NowMs();
+  double total_weight = 0, done_weight = 0;
+  for (v1::Stage s : {v1::STAGE_INSPECT, v1::STAGE_CALIBRATE, v1::STAGE_QUANTIZE,
+                      v1::STAGE_ASSEMBLE, v1::STAGE_EVALUATE}) {
+    if (s == v1::STAGE_EVALUATE && rec.job.spec().eval_uri().empty()) continue;
+    total_weight += StageWeight(s);
+  }
+  for (v1::StageProgress& p : *rec.job.mutable_stages()) {
+    // Running tasks contribute their heartbeat progress to the stage's done count.
+    double partial = 0;
+    if (p.done() < p.total() && !IsTerminal(rec.job.state())) {
+      for (const TaskRecord* t : scheduler_.TasksOfJob(rec.job.id())) {
+        const bool in_stage =
+            (p.stage() == v1::STAGE_CALIBRATE && t->task.kind() == v1::TASK_KIND_CALIBRATE) ||
+            (p.stage() == v1::STAGE_QUANTIZE && t->task.kind() == v1::TASK_KIND_QUANTIZE_BLOCK) ||
+            (p.stage() == v1::STAGE_EVALUATE && t->task.kind() == v1::TASK_KIND_EVALUATE);
+        if (in_stage && t->state == TaskState::kRunning) partial += t->progress;
+      }
+    }
+    auto start = rec.stage_start_ms.find(p.stage());
+    if (start != rec.stage_start_ms.end() && (p.done() < p.total() || p.elapsed_seconds() == 0)) {
+      p.set_elapsed_seconds((now - start->second) / 1000.0);
+    }
+    const double frac = p.total() > 0 ? std::min(1.0, (p.done() + partial) / p.total()) : 0;
+    done_weight += StageWeight(p.stage()) * frac;
+  }
+  const double progress = total_weight > 0 ? done_weight / total_weight : 0;
+  rec.job.set_progress(rec.job.state() == v1::JOB_STATE_SUCCEEDED ? 1.0 : progress);
+  const double elapsed = (now - rec.start_ms) / 1000.0;
+  if (IsTerminal(rec.job.state())) {
+    rec.job.set_eta_seconds(0);
+  } else if (progress > 0.03 && rec.start_ms > 0) {
+    rec.job.set_eta_seconds(elapsed * (1 - progress) / progress);
+  } else {
+    rec.job.set_eta_seconds(-1);
+  }
+}
+
+absl::StatusOr<std::string> JobManager::Submit(v1::JobSpec spec) {
+  FillJobSpecDefaults(&spec);
+  if (absl::Status s = ValidateJobSpec(spec); !s.ok()) return s;
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return absl::UnavailableError("coordinator is shutting down");
+  std::string id = NewJobId();
+  while (jobs_.count(id)) id = NewJobId();
+  JobRecord& rec = jobs_[id];
+  rec.job.set_id(id);
+  *rec.job.mutable_spec() = std::move(spec);
+  rec.job.set_state(v1::JOB_STATE_PENDING);
+  rec.job.set_create_time_ms(clock_->UnixMs());
+  rec.job.set_eta_seconds(-1);
+  rec.work_uri = JoinUri(options_.store_uri, absl::StrCat("jobs/", id));
+  TouchLocked(rec);
+  Post([this, id] { RunInspect(id); });
+  return id;
+}
+
+absl::StatusOr<v1::Job> JobManager::Get(const std::string& job_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no job ", job_id));
+  return it->second.job;
+}
+
+std::vector<v1::Job> JobManager::List() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::Job> out;
+  for (const auto& [id, rec] : jobs_) out.push_back(rec.job);
+  std::sort(out.begin(), out.end(), [](const v1::Job& a, const v1::Job& b) {
+    return a.create_time_ms() < b.create_time_ms();
+  });
+  return out;
+}
+
+absl::StatusOr<v1::JobState> JobManager::Cancel(const std::string& job_id) {
+  absl::MutexLock lock(&mu_);
+  JobRecord* rec = FindLocked(job_id);
+  if (rec == nullptr) return absl::NotFoundError(absl::StrCat("no job ", job_id));
+  if (IsTerminal(rec->job.state())) return rec->job.state();
+  rec->job.set_state(v1::JOB_STATE_CANCELLED);
+  rec->job.set_error("cancelled by user");
+  rec->job.set_end_time_ms(clock_->UnixMs());
+  scheduler_.RemoveJob(job_id);
+  TouchLocked(*rec);
+  Post([this, job_id] { RunCleanup(job_id, /*delete_staging=*/true); });
+  return rec->job.state();
+}
+
+absl::StatusOr<v1::Job> JobManager::WaitForChange(const std::string& job_id, int64_t* version,
+                                                  absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  const absl::Time deadline = absl::Now() + timeout;
+  for (;;) {
+    auto it = jobs_.find(job_id);
+    if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no job ", job_id));
+    if (it->second.version > *version) {
+      *version = it->second.version;
+      return it->second.job;
+    }
+    if (stopping_) return absl::UnavailableError("coordinator is shutting down");
+    if (changed_cv_.WaitWithDeadline(&mu_, deadline)) {
+      return absl::DeadlineExceededError("no change");
+    }
+  }
+}
+
+void JobManager::FailJobLocked(JobRecord& rec, const std::string& error) {
+  if (IsTerminal(rec.job.state())) return;
+  rec.job.set_state(v1::JOB_STATE_FAILED);
+  rec.job.set_error(error);
+  rec.job.set_end_time_ms(clock_->UnixMs());
+  scheduler_.RemoveJob(rec.job.id());
+  TouchLocked(rec);
+  const std::string id = rec.job.id();
+  Post([this, id] { RunCleanup(id, /*delete_staging=*/true); });
+}
+
+void JobManager::RunInspect(const std::string& job_id) {
+  v1::JobSpec spec;
+  {
+    absl::MutexLock lock(&mu_);
+    JobRecord* rec = FindLocked(job_id);
+    if (rec == nullptr || IsTerminal(rec->job.state())) return;
+    rec->job.set_state(v1::JOB_STATE_RUNNING);
+    rec->job.set_start_time_ms(clock_->UnixMs());
+    rec->start_ms = clock_->NowMs();
+    EnterStageLocked(*rec, v1::STAGE_INSPECT, 1);
+    TouchLocked(*rec);
+    spec = rec->job.spec();
+  }
+  absl::StatusOr<JobPlan> plan = PlanJob(&spec);
+
+  absl::MutexLock lock(&mu_);
+  JobRecord* rec = FindLocked(job_id);
+  if (rec == nullptr || IsTerminal(rec->job.state())) return;
+  if (!plan.ok()) {
+    FailJobLocked(*rec, std::string(plan.status().message()));
+    return;
+  }
+  *rec->job.mutable_spec() = spec;
+  FinishStageLocked(*rec, v1::STAGE_INSPECT);
+  rec->num_blocks = plan->layout.num_blocks();
+  rec->skipped = plan->skipped;
+  for (const v1::LayerResult& s : plan->skipped) {
+    rec->job.mutable_result()->add_unquantized_layers(s.name());
+  }
+
+  auto base_task = [&](v1::TaskKind kind, std::string id) {
+    v1::Task t;
+    t.set_task_id(std::move(id));
+    t.set_job_id(job_id);
+    t.set_kind(kind);
+    *t.mutable_spec() = spec;
+    t.set_work_uri(rec->work_uri);
+    t.set_num_blocks(rec->num_blocks);
+    return t;
+  };
+  const std::string calibrate_id = TaskId(job_id, "calibrate");
+  scheduler_.Add(base_task(v1::TASK_KIND_CALIBRATE, calibrate_id), {});
+  // The quantized-input chain makes block i wait for block i-1; RTN and fp-input mode do not
+  // read the chain, so their blocks are independent.
+  const bool chained = spec.algorithm() != v1::ALGORITHM_RTN &&
+                       spec.input_mode() == v1::INPUT_MODE_QUANTIZED;
+  for (int b = 0; b < rec->num_blocks; ++b) {
+    v1::Task t = base_task(v1::TASK_KIND_QUANTIZE_BLOCK, BlockTaskId(job_id, b));
+    t.set_block_index(b);
+    for (const v1::LayerAssignment& a : plan->blocks[b]) *t.add_layers() = a;
+    std::vector<std::string> deps = {calibrate_id};
+    if (chained && b > 0) deps.push_back(BlockTaskId(job_id, b - 1));
+    scheduler_.Add(std::move(t), std::move(deps));
+  }
+  EnterStageLocked(*rec, v1::STAGE_CALIBRATE, 1);
+  TouchLocked(*rec);
+  work_cv_.SignalAll();
+}
+
+void JobManager::OnTaskDoneLocked(JobRecord& rec, const TaskRecord& task) {
+  const std::string job_id = rec.job.id();
+  switch (task.task.kind()) {
+    case v1::TASK_KIND_CALIBRATE:
+      FinishStageLocked(rec, v1::STAGE_CALIBRATE);
+      EnterStageLocked(rec, v1::STAGE_QUANTIZE, rec.num_blocks);
+      break;
+    case v1::TASK_KIND_QUANTIZE_BLOCK: {
+      int done = 0;
+      for (const TaskRecord* t : scheduler_.TasksOfJob(job_id)) {
+        if (t->task.kind() == v1::TASK_KIND_QUANTIZE_BLOCK && t->state == TaskState::kDone) done++;
+      }
+      for (v1::StageProgress& p : *rec.job.mutable_stages()) {
+        if (p.stage() == v1::STAGE_QUANTIZE) p.set_done(done);
+      }
+      if (done == rec.num_blocks) {
+        EnterStageLocked(rec, v1::STAGE_ASSEMBLE, 1);
+        Post([this, job_id] { RunAssemble(job_id); });
+      }
+      break;
+    }
+    case v1::TASK_KIND_EVALUATE:
+      rec.job.mutable_result()->set_perplexity(task.output.perplexity());
+      rec.job.mutable_result()->set_eval_targets(task.output.eval_targets());
+      FinishStageLocked(rec, v1::STAGE_EVALUATE);
+      Post([this, job_id] { RunPublish(job_id); });
+      break;
+    default:
+      break;
+  }
+}
+
+void JobManager::RunAssemble(const std::string& job_id) {
+  v1::JobSpec spec;
+  std::string work_uri;
+  std::vector<v1::LayerResult> quantized;
+  {
+    absl::MutexLock lock(&mu_);
+    JobRecord* rec = FindLocked(job_id);
+    if (rec == nullptr || IsTerminal(rec->job.state())) return;
+    spec = rec->job.spec();
+    work_uri = rec->work_uri;
+    for (const TaskRecord* t : scheduler_.TasksOfJob(job_id)) {
+      if (t->task.kind() != v1::TASK_KIND_QUANTIZE_BLOCK) continue;
+      for (const v1::LayerResult& l : t->output.layers()) quantized.push_back(l);
+    }
+  }
+  absl::StatusOr<AssembleResult> assembled = AssembleCheckpoint(spec, job_id, work_uri, quantized);
+
+  absl::MutexLock lock(&mu_);
+  JobRecord* rec = FindLocked(job_id);
+  if (rec == nullptr || IsTerminal(rec->job.state())) return;
+  if (!assembled.ok()) {
+    FailJobLocked(*rec, absl::StrCat("assembling the checkpoint failed: ",
+                                     assembled.status().message()));
+    return;
+  }
+  FinishStageLocked(*rec, v1::STAGE_ASSEMBLE);
+  v1::JobResult* result = rec->job.mutable_result();
+  result->set_avg_bits(assembled->avg_bits);
+  result->set_manifest_sha256(assembled->export_result.manifest_sha256);
+  // Layer table in model order: quantized ones from the tasks, then the skipped ones.
+  std::vector<v1::LayerResult> layers = quantized;
+  layers.insert(layers.end(), rec->skipped.begin(), rec->skipped.end());
+  std::sort(layers.begin(), layers.end(),
+            [](const v1::LayerResult& a, const v1::LayerResult& b) { return a.name() < b.name(); });
+  result->clear_layers();
+  for (v1::LayerResult& l : layers) *result->add_layers() = std::move(l);
+
+  if (spec.eval_uri().empty()) {
+    TouchLocked(*rec);
+    Post([this, job_id] { RunPublish(job_id); });
+    return;
+  }
+  v1::Task t;
+  t.set_task_id(TaskId(job_id, "evaluate"));
+  t.set_job_id(job_id);
+  t.set_kind(v1::TASK_KIND_EVALUATE);
+  *t.mutable_spec() = spec;
+  t.set_work_uri(rec->work_uri);
+  t.set_num_blocks(rec->num_blocks);
+  t.set_checkpoint_uri(assembled->staging_uri);
+  scheduler_.Add(std::move(t), {});
+  EnterStageLocked(*rec, v1::STAGE_EVALUATE, 1);
+  TouchLocked(*rec);
+  work_cv_.SignalAll();
+}
+
+void JobManager::RunPublish(const std::string& job_id) {
+  std::string out_uri;
+  {
+    absl::MutexLock lock(&mu_);
+    JobRecord* rec = FindLocked(job_id);
+    if (rec == nullptr || IsTerminal(rec->job.state())) return;
+    out_uri = rec->job.spec().out_uri();
+  }
+  absl::Status published = PublishCheckpoint(out_uri, job_id);
+
+  absl::MutexLock lock(&mu_);
+  JobRecord* rec = FindLocked(job_id);
+  if (rec == nullptr) return;
+  if (IsTerminal(rec->job.state())) {
+    // Cancelled while publishing: the output was complete, but the user asked for none.
+    return;
+  }
+  if (!published.ok()) {
+    FailJobLocked(*rec, absl::StrCat("publishing the checkpoint failed: ", published.message()));
+    return;
+  }
+  rec->job.mutable_result()->set_output_uri(out_uri);
+  rec->job.set_state(v1::JOB_STATE_SUCCEEDED);
+  rec->job.set_end_time_ms(clock_->UnixMs());
+  scheduler_.RemoveJob(job_id);
+  TouchLocked(*rec);
+  Post([this, job_id] { RunCleanup(job_id, /*delete_staging=*/false); });
+}
+
+void JobManager::RunCleanup(const std::string& job_id, bool delete_staging) {
+  std::string out_uri, work_uri;
+  {
+    absl::MutexLock lock(&mu_);
+    JobRecord* rec = FindLocked(job_id);
+    if (rec == nullptr) return;
+    out_uri = rec->job.spec().out_uri();
+    work_uri = rec->work_uri;
+  }
+  // Cleanup failures leave garbage but never change the job's outcome.
+  if (delete_staging) (void)DiscardStaging(out_uri, job_id);
+  if (!options_.keep_work_files) {
+    absl::StatusOr<ObjectStorePtr> store = OpenStore(options_.store_uri);
+    if (store.ok()) (void)(*store)->DeletePrefix(absl::StrCat("jobs/", job_id));
+  }
+}
+
+absl::StatusOr<v1::RegisterWorkerResponse> JobManager::RegisterWorker(const v1::WorkerInfo& info) {
+  if (!CompatibleVersion(info.version())) {
+    return absl::FailedPreconditionError(absl::StrCat("worker version ", info.version(),
+                                                      " is incompatible with coordinator ",
+                                                      SR2_VERSION));
+  }
+  absl::MutexLock lock(&mu_);
+  const std::string id = absl::StrCat("w-", next_worker_++);
+  workers_[id] = info;
+  v1::RegisterWorkerResponse response;
+  response.set_worker_id(id);
+  response.set_heartbeat_interval_ms(options_.heartbeat_interval_ms);
+  response.set_lease_ms(options_.lease_ms);
+  return response;
+}
+
+absl::StatusOr<std::optional<v1::Task>> JobManager::AcquireTask(const std::string& worker_id,
+                                                                absl::Duration wait) {
+  absl::MutexLock lock(&mu_);
+  if (!workers_.count(worker_id)) {
+    return absl::NotFoundError(absl::StrCat("unknown worker ", worker_id, "; register again"));
+  }
+  const absl::Time deadline =
+      absl::Now() + std::min(wait, absl::Milliseconds(options_.max_acquire_wait_ms));
+  while (!stopping_ && !scheduler_.HasReadyTask()) {
+    if (work_cv_.WaitWithDeadline(&mu_, deadline)) break;
+  }
+  if (stopping_) return std::optional<v1::Task>();
+  std::optional<v1::Task> task = scheduler_.Acquire(worker_id);
+  if (task) {
+    JobRecord* rec = FindLocked(task->job_id());
+    if (rec != nullptr) TouchLocked(*rec);
+  }
+  return task;
+}
+
+v1::HeartbeatResponse JobManager::Heartbeat(const v1::HeartbeatRequest& request) {
+  absl::MutexLock lock(&mu_);
+  v1::HeartbeatResponse response;
+  const TaskRecord* task = scheduler_.Find(request.task_id());
+  if (task != nullptr) {
+    JobRecord* rec = FindLocked(task->task.job_id());
+    if (rec != nullptr && IsTerminal(rec->job.state())) {
+      response.set_reason(absl::StrCat("job ", rec->job.id(), " is ",
+                                       v1::JobState_Name(rec->job.state())));
+      return response;
+    }
+  }
+  absl::Status renewed =
+      scheduler_.Renew(request.task_id(), request.lease_id(), request.progress().fraction(),
+                       request.progress().best_loss());
+  if (!renewed.ok()) {
+    response.set_reason(std::string(renewed.message()));
+    return response;
+  }
+  response.set_keep_going(true);
+  JobRecord* rec = FindLocked(task->task.job_id());
+  if (rec != nullptr) TouchLocked(*rec);
+  return response;
+}
+
+absl::Status JobManager::CompleteTask(const v1::CompleteTaskRequest& request) {
+  absl::MutexLock lock(&mu_);
+  if (absl::Status s = scheduler_.Complete(request.task_id(), request.lease_id(), request.output());
+      !s.ok()) {
+    return s;
+  }
+  const TaskRecord* task = scheduler_.Find(request.task_id());
+  JobRecord* rec = FindLocked(task->task.job_id());
+  if (rec == nullptr || IsTerminal(rec->job.state())) return absl::OkStatus();
+  OnTaskDoneLocked(*rec, *task);
+  TouchLocked(*rec);
+  work_cv_.SignalAll();
+  return absl::OkStatus();
+}
+
+absl::Status JobManager::FailTask(const v1::FailTaskRequest& request) {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<AttemptEnd> end = scheduler_.Fail(request.task_id(), request.lease_id(),
+                                                   request.error(), request.retryable());
+  if (!end.ok()) return end.status();
+  HandleAttemptEndLocked(*end);
+  return absl::OkStatus();
+}
+
+void JobManager::HandleAttemptEndLocked(const AttemptEnd& end) {
+  JobRecord* rec = FindLocked(end.job_id);
+  if (rec == nullptr) return;
+  if (end.exhausted) {
+    FailJobLocked(*rec, absl::StrCat("task ", end.task_id, " failed: ", end.error));
+  } else {
+    TouchLocked(*rec);
+    work_cv_.SignalAll();
+  }
+}
+
+}  // namespace sr2::server

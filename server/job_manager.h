@@ -1,0 +1,108 @@
+// Owns every job and drives it through its stages (design.md §2): inspect and assemble run
+// on the coordinator's driver thread; calibrate, quantize and evaluate are tasks that workers
+// pull from the TaskScheduler. All state is guarded by one mutex.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/util/clock.h"
+#include "server/coordinator_options.h"
+#include "server/task_scheduler.h"
+#include "sr2/v1/job_service.pb.h"
+#include "sr2/v1/worker_service.pb.h"
+
+namespace sr2::server {
+
+class JobManager {
+ public:
+  JobManager(const CoordinatorOptions& options, const Clock* clock);
+  ~JobManager();
+  JobManager(const JobManager&) = delete;
+  JobManager& operator=(const JobManager&) = delete;
+
+  // Starts the driver and lease-sweeper threads.
+  void Start();
+  // Stops the threads; pending driver actions are dropped (jobs stay as they are).
+  void Stop();
+
+  // --- Client API ---
+  absl::StatusOr<std::string> Submit(v1::JobSpec spec);
+  absl::StatusOr<v1::Job> Get(const std::string& job_id) const;
+  std::vector<v1::Job> List() const;
+  absl::StatusOr<v1::JobState> Cancel(const std::string& job_id);
+  // Blocks until the job's version exceeds `*version` or `timeout` passes; returns the job and
+  // updates `*version`. NotFound for unknown jobs; DeadlineExceeded on timeout.
+  absl::StatusOr<v1::Job> WaitForChange(const std::string& job_id, int64_t* version,
+                                        absl::Duration timeout) const;
+
+  // --- Worker protocol ---
+  absl::StatusOr<v1::RegisterWorkerResponse> RegisterWorker(const v1::WorkerInfo& info);
+  // Waits up to `wait` for a task; an empty optional when none became ready.
+  absl::StatusOr<std::optional<v1::Task>> AcquireTask(const std::string& worker_id,
+                                                      absl::Duration wait);
+  v1::HeartbeatResponse Heartbeat(const v1::HeartbeatRequest& request);
+  absl::Status CompleteTask(const v1::CompleteTaskRequest& request);
+  absl::Status FailTask(const v1::FailTaskRequest& request);
+
+ private:
+  struct JobRecord {
+    v1::Job job;
+    int64_t version = 0;
+    int num_blocks = 0;
+    std::string work_uri;
+    std::vector<v1::LayerResult> skipped;
+    std::map<int, int64_t> stage_start_ms;  // by v1::Stage
+    int64_t start_ms = 0;                   // monotonic, for ETA
+  };
+
+  void Post(std::function<void()> action);
+  void DriverLoop();
+  void SweepLoop();
+
+  // Driver actions (run without the lock; they take it to apply results).
+  void RunInspect(const std::string& job_id);
+  void RunAssemble(const std::string& job_id);
+  void RunPublish(const std::string& job_id);
+  void RunCleanup(const std::string& job_id, bool delete_staging);
+
+  JobRecord* FindLocked(const std::string& job_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EnterStageLocked(JobRecord& rec, v1::Stage stage, int total)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FinishStageLocked(JobRecord& rec, v1::Stage stage) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FailJobLocked(JobRecord& rec, const std::string& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void TouchLocked(JobRecord& rec) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RefreshProgressLocked(JobRecord& rec) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void OnTaskDoneLocked(JobRecord& rec, const TaskRecord& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void HandleAttemptEndLocked(const AttemptEnd& end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static bool IsTerminal(v1::JobState s);
+
+  const CoordinatorOptions options_;
+  const Clock* clock_;
+
+  mutable absl::Mutex mu_;
+  mutable absl::CondVar changed_cv_;  // Any job changed (watchers).
+  absl::CondVar work_cv_;             // A task may have become ready, or stopping.
+  absl::CondVar driver_cv_;           // An action was posted, or stopping.
+  absl::CondVar sweep_cv_;            // Only for stopping the sweeper early.
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::map<std::string, JobRecord> jobs_ ABSL_GUARDED_BY(mu_);
+  TaskScheduler scheduler_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, v1::WorkerInfo> workers_ ABSL_GUARDED_BY(mu_);
+  int64_t next_worker_ ABSL_GUARDED_BY(mu_) = 1;
+  std::deque<std::function<void()>> actions_ ABSL_GUARDED_BY(mu_);
+
+  std::thread driver_;
+  std::thread sweeper_;
+};
+
+}  // namespace sr2::server

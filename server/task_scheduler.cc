@@ -1,0 +1,172 @@
+#include "server/task_scheduler.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace sr2::server {
+
+TaskScheduler::TaskScheduler(const Clock* clock, SchedulerOptions options)
+    : clock_(clock), options_(options) {}
+
+void TaskScheduler::Add(v1::Task task, std::vector<std::string> deps) {
+  const std::string id = task.task_id();
+  TaskRecord& rec = tasks_[id];
+  rec.task = std::move(task);
+  rec.deps = std::move(deps);
+  for (const std::string& d : rec.deps) dependents_.emplace(d, id);
+  if (DepsDone(rec)) {
+    rec.state = TaskState::kReady;
+    ready_.push_back(id);
+  }
+}
+
+bool TaskScheduler::DepsDone(const TaskRecord& t) const {
+  return std::all_of(t.deps.begin(), t.deps.end(), [&](const std::string& d) {
+    auto it = tasks_.find(d);
+    return it != tasks_.end() && it->second.state == TaskState::kDone;
+  });
+}
+
+std::optional<v1::Task> TaskScheduler::Acquire(const std::string& worker_id) {
+  if (ready_.empty()) return std::nullopt;
+  // Fairness: among ready tasks pick the one whose job was granted least recently; FIFO
+  // within a job keeps block order.
+  auto best = ready_.end();
+  int64_t best_grant = 0;
+  for (auto it = ready_.begin(); it != ready_.end(); ++it) {
+    const std::string& job = tasks_.at(*it).task.job_id();
+    auto g = job_last_grant_.find(job);
+    const int64_t last = g == job_last_grant_.end() ? -1 : g->second;
+    if (best == ready_.end() || last < best_grant) {
+      best = it;
+      best_grant = last;
+    }
+  }
+  TaskRecord& rec = tasks_.at(*best);
+  ready_.erase(best);
+  rec.state = TaskState::kRunning;
+  rec.attempts++;
+  rec.worker_id = worker_id;
+  rec.started_ms = clock_->NowMs();
+  rec.lease_deadline_ms = rec.started_ms + options_.lease_ms;
+  rec.progress = 0;
+  rec.task.set_lease_id(next_lease_id_++);
+  job_last_grant_[rec.task.job_id()] = ++grant_counter_;
+  return rec.task;
+}
+
+namespace {
+absl::Status StaleLease(const std::string& task_id) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("lease for task ", task_id, " is no longer valid"));
+}
+}  // namespace
+
+absl::Status TaskScheduler::Renew(const std::string& task_id, int64_t lease_id, double progress,
+                                  double best_loss) {
+  auto it = tasks_.find(task_id);
+  if (it == tasks_.end() || it->second.state != TaskState::kRunning ||
+      it->second.task.lease_id() != lease_id) {
+    return StaleLease(task_id);
+  }
+  it->second.lease_deadline_ms = clock_->NowMs() + options_.lease_ms;
+  it->second.progress = std::clamp(progress, 0.0, 1.0);
+  it->second.best_loss = best_loss;
+  return absl::OkStatus();
+}
+
+absl::Status TaskScheduler::Complete(const std::string& task_id, int64_t lease_id,
+                                     v1::TaskOutput output) {
+  auto it = tasks_.find(task_id);
+  if (it == tasks_.end() || it->second.state != TaskState::kRunning ||
+      it->second.task.lease_id() != lease_id) {
+    return StaleLease(task_id);
+  }
+  it->second.state = TaskState::kDone;
+  it->second.progress = 1;
+  it->second.output = std::move(output);
+  PromoteDependents(task_id);
+  return absl::OkStatus();
+}
+
+void TaskScheduler::PromoteDependents(const std::string& done_id) {
+  auto [lo, hi] = dependents_.equal_range(done_id);
+  for (auto it = lo; it != hi; ++it) {
+    auto t = tasks_.find(it->second);
+    if (t != tasks_.end() && t->second.state == TaskState::kWaiting && DepsDone(t->second)) {
+      t->second.state = TaskState::kReady;
+      ready_.push_back(t->first);
+    }
+  }
+}
+
+AttemptEnd TaskScheduler::EndAttempt(TaskRecord& t, const std::string& error, bool retryable) {
+  t.last_error = error;
+  t.worker_id.clear();
+  AttemptEnd end{t.task.task_id(), t.task.job_id(), false, error};
+  if (retryable && t.attempts < options_.max_attempts) {
+    t.state = TaskState::kReady;
+    ready_.push_back(t.task.task_id());
+  } else {
+    end.exhausted = true;
+    t.state = TaskState::kWaiting;  // Parked until the job is removed.
+  }
+  return end;
+}
+
+absl::StatusOr<AttemptEnd> TaskScheduler::Fail(const std::string& task_id, int64_t lease_id,
+                                               const std::string& error, bool retryable) {
+  auto it = tasks_.find(task_id);
+  if (it == tasks_.end() || it->second.state != TaskState::kRunning ||
+      it->second.task.lease_id() != lease_id) {
+    return StaleLease(task_id);
+  }
+  return EndAttempt(it->second, error, retryable);
+}
+
+std::vector<AttemptEnd> TaskScheduler::ExpireLeases() {
+  std::vector<AttemptEnd> ended;
+  const int64_t now = clock_->NowMs();
+  for (auto& [id, t] : tasks_) {
+    if (t.state == TaskState::kRunning && t.lease_deadline_ms <= now) {
+      ended.push_back(EndAttempt(
+          t, absl::StrCat("lease expired on worker ", t.worker_id, " (no heartbeat for ",
+                          options_.lease_ms, " ms)"),
+          /*retryable=*/true));
+    }
+  }
+  return ended;
+}
+
+void TaskScheduler::RemoveJob(const std::string& job_id) {
+  ready_.erase(std::remove_if(ready_.begin(), ready_.end(),
+                              [&](const std::string& id) {
+                                return tasks_.at(id).task.job_id() == job_id;
+                              }),
+               ready_.end());
+  for (auto it = tasks_.begin(); it != tasks_.end();) {
+    if (it->second.task.job_id() == job_id) {
+      dependents_.erase(it->first);
+      it = tasks_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  job_last_grant_.erase(job_id);
+}
+
+const TaskRecord* TaskScheduler::Find(const std::string& task_id) const {
+  auto it = tasks_.find(task_id);
+  return it == tasks_.end() ? nullptr : &it->second;
+}
+
+std::vector<const TaskRecord*> TaskScheduler::TasksOfJob(const std::string& job_id) const {
+  std::vector<const TaskRecord*> out;
+  for (const auto& [id, t] : tasks_) {
+    if (t.task.job_id() == job_id) out.push_back(&t);
+  }
+  return out;
+}
+
+}  // namespace sr2::server

@@ -1,0 +1,54 @@
+// A coordinator and N workers started as real processes on 127.0.0.1 for one test, plus
+// helpers to run sr2ctl and to build broken inputs. Everything lives in a fresh temp folder.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "client/process_supervisor.h"
+#include "nlohmann/json.hpp"
+
+namespace sr2::testing {
+
+// Paths of the real model and data shared with the project (read-only).
+inline constexpr char kStoriesModel[] = "../shared/models/stories260K";
+inline constexpr char kCalibTokens[] = "../shared/data/tinystories/calib.tokens.i32";
+inline constexpr char kEvalTokens[] = "../shared/data/tinystories/eval.tokens.i32";
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+class TestCluster {
+ public:
+  // Starts the coordinator and `workers` workers; fails the test (ASSERT) on error.
+  explicit TestCluster(int workers);
+  ~TestCluster();
+
+  const std::string& address() const { return address_; }
+  // A fresh folder for this test's files.
+  const std::string& dir() const { return dir_; }
+
+  // Runs sr2ctl with `args` against this cluster (bounded by `timeout_s`).
+  CommandResult Sr2ctl(const std::vector<std::string>& args, int timeout_s = 300) const;
+  // `sr2ctl status JOB -o json`, parsed.
+  nlohmann::json Status(const std::string& job_id) const;
+
+ private:
+  std::string dir_;
+  std::string address_;
+  ProcessSupervisor processes_;
+};
+
+// The folder holding the built programs (SR2_BIN_DIR, set by CTest).
+std::string BinDir();
+// Runs a program with arguments; captures stdout/stderr; kills it after `timeout_s`.
+CommandResult RunCommand(const std::vector<std::string>& argv, int timeout_s);
+// Copies a folder's regular files (shallow) into `to` so a test can break the copy.
+void CopyFolder(const std::string& from, const std::string& to);
+std::string ReadFile(const std::string& path);
+void WriteFile(const std::string& path, const std::string& bytes);
+
+}  // namespace sr2::testing

@@ -1,0 +1,66 @@
+// sr2-worker: pulls quantization tasks from a coordinator and runs them with libtorch.
+// Usage: sr2-worker --coordinator 127.0.0.1:PORT [--device cpu|cuda:N] [--threads N]
+#include <csignal>
+#include <cstdio>
+#include <thread>
+
+#include <torch/torch.h>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "common/util/dashed_flags.h"
+#include "worker/worker_runtime.h"
+
+ABSL_FLAG(std::string, coordinator, "127.0.0.1:7070", "coordinator address (host:port)");
+ABSL_FLAG(std::string, device, "cpu", "torch device: cpu, cuda or cuda:N");
+ABSL_FLAG(int, threads, 1, "libtorch intra-op threads");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "sr2-worker --coordinator 127.0.0.1:PORT [--device cpu|cuda:N] [--threads N]");
+  sr2::AcceptDashedFlags(argc, argv);
+  absl::ParseCommandLine(argc, argv);
+
+  sr2::worker::WorkerOptions options;
+  options.coordinator = absl::GetFlag(FLAGS_coordinator);
+  options.device = absl::GetFlag(FLAGS_device);
+  options.threads = absl::GetFlag(FLAGS_threads);
+  if (options.threads < 1) {
+    std::fprintf(stderr, "sr2-worker: error: --threads must be at least 1\n");
+    return 2;
+  }
+  try {
+    torch::Device device(options.device);
+    if (device.is_cuda() && !torch::cuda::is_available()) {
+      std::fprintf(stderr, "sr2-worker: error: --device %s but CUDA is not available\n",
+                   options.device.c_str());
+      return 2;
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sr2-worker: error: bad --device '%s'\n", options.device.c_str());
+    return 2;
+  }
+  at::set_num_threads(options.threads);
+
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  sr2::worker::WorkerRuntime runtime(options);
+  std::thread signal_waiter([&] {
+    int signal = 0;
+    sigwait(&stop_signals, &signal);
+    std::fprintf(stderr, "sr2-worker: signal %d, stopping\n", signal);
+    runtime.Stop();
+  });
+  signal_waiter.detach();
+  absl::Status status = runtime.Run();
+  if (!status.ok()) {
+    std::fprintf(stderr, "sr2-worker: error: %s\n", std::string(status.message()).c_str());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,203 @@
+#include "worker/worker_runtime.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include <grpcpp/client_context.h>
+#include <grpcpp/create_channel.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/util/grpc_status.h"
+#include "worker/tasks/task_runner.h"
+
+namespace sr2::worker {
+namespace {
+
+// Deadline for the small unary calls (register, heartbeat, complete, fail).
+constexpr auto kCallTimeout = std::chrono::seconds(10);
+
+void SetDeadline(grpc::ClientContext* ctx, std::chrono::milliseconds d) {
+  ctx->set_deadline(std::chrono::system_clock::now() + d);
+}
+
+std::string Hostname() {
+  char buf[256] = {0};
+  gethostname(buf, sizeof(buf) - 1);
+  return buf;
+}
+
+int64_t MemoryBytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? int64_t{pages} * page : 0;
+}
+
+}  // namespace
+
+WorkerRuntime::WorkerRuntime(WorkerOptions options) : options_(std::move(options)) {
+  channel_ = grpc::CreateChannel(options_.coordinator, grpc::InsecureChannelCredentials());
+  stub_ = v1::WorkerService::NewStub(channel_);
+}
+
+void WorkerRuntime::SleepBackoff() {
+  backoff_ms_ = backoff_ms_ == 0 ? options_.reconnect_initial_ms
+                                 : std::min(backoff_ms_ * 2, options_.reconnect_max_ms);
+  for (int slept = 0; slept < backoff_ms_ && !stopping_; slept += 50) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+absl::Status WorkerRuntime::Register() {
+  v1::RegisterWorkerRequest request;
+  v1::WorkerInfo* info = request.mutable_info();
+  info->set_hostname(Hostname());
+  info->set_device(options_.device);
+  info->set_threads(options_.threads);
+  info->set_memory_bytes(MemoryBytes());
+  info->set_version(SR2_VERSION);
+  v1::RegisterWorkerResponse response;
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, kCallTimeout);
+  grpc::Status s = stub_->RegisterWorker(&ctx, request, &response);
+  if (!s.ok()) return FromGrpcStatus(s);
+  worker_id_ = response.worker_id();
+  heartbeat_interval_ms_ = std::max(100, response.heartbeat_interval_ms());
+  std::fprintf(stderr, "sr2-worker: registered as %s with %s (device %s, %d threads)\n",
+               worker_id_.c_str(), options_.coordinator.c_str(), options_.device.c_str(),
+               options_.threads);
+  return absl::OkStatus();
+}
+
+absl::Status WorkerRuntime::Run() {
+  while (!stopping_) {
+    if (worker_id_.empty()) {
+      absl::Status s = Register();
+      if (absl::IsFailedPrecondition(s)) return s;  // Incompatible version: retrying won't help.
+      if (!s.ok()) {
+        SleepBackoff();
+        continue;
+      }
+      backoff_ms_ = 0;
+    }
+    v1::AcquireTaskRequest request;
+    request.set_worker_id(worker_id_);
+    request.set_wait_ms(options_.acquire_wait_ms);
+    v1::AcquireTaskResponse response;
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx, std::chrono::milliseconds(options_.acquire_wait_ms) + kCallTimeout);
+    grpc::Status s = stub_->AcquireTask(&ctx, request, &response);
+    if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
+      worker_id_.clear();  // The coordinator restarted and forgot us.
+      continue;
+    }
+    if (!s.ok()) {
+      SleepBackoff();
+      continue;
+    }
+    backoff_ms_ = 0;
+    if (response.has_task()) Execute(response.task());
+  }
+  return absl::OkStatus();
+}
+
+void WorkerRuntime::Execute(const v1::Task& task) {
+  std::fprintf(stderr, "sr2-worker %s: task %s\n", worker_id_.c_str(), task.task_id().c_str());
+  std::mutex mu;
+  std::condition_variable cv;
+  bool finished = false;
+  std::atomic<bool> abandoned{false};
+  v1::TaskProgress progress;
+
+  TaskContext context;
+  context.device = options_.device;
+  context.progress = [&](double fraction, const std::string& message, double best_loss) {
+    std::lock_guard<std::mutex> lock(mu);
+    progress.set_fraction(fraction);
+    progress.set_message(message);
+    progress.set_best_loss(best_loss);
+  };
+  context.cancelled = [&] { return abandoned.load() || stopping_.load(); };
+
+  absl::StatusOr<v1::TaskOutput> result;
+  std::thread runner([&] {
+    result = RunTask(task, context);
+    std::lock_guard<std::mutex> lock(mu);
+    finished = true;
+    cv.notify_all();
+  });
+
+  std::string abandon_reason;
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    while (!finished) {
+      cv.wait_for(lock, std::chrono::milliseconds(heartbeat_interval_ms_));
+      if (finished) break;
+      if (stopping_) {
+        abandon_reason = "worker is shutting down";
+        abandoned = true;
+        continue;  // Wait for the task to notice and return.
+      }
+      v1::HeartbeatRequest hb;
+      hb.set_worker_id(worker_id_);
+      hb.set_task_id(task.task_id());
+      hb.set_lease_id(task.lease_id());
+      *hb.mutable_progress() = progress;
+      lock.unlock();
+      v1::HeartbeatResponse answer;
+      grpc::ClientContext ctx;
+      SetDeadline(&ctx, kCallTimeout);
+      grpc::Status s = stub_->Heartbeat(&ctx, hb, &answer);
+      lock.lock();
+      // An unreachable coordinator is not a reason to stop: the lease may still be valid
+      // when it comes back. An explicit "stop" is.
+      if (s.ok() && !answer.keep_going() && !abandoned) {
+        abandon_reason = answer.reason();
+        abandoned = true;
+      }
+    }
+  }
+  runner.join();
+
+  if (abandoned && !stopping_) {
+    std::fprintf(stderr, "sr2-worker %s: dropped task %s: %s\n", worker_id_.c_str(),
+                 task.task_id().c_str(), abandon_reason.c_str());
+    return;
+  }
+  grpc::ClientContext ctx;
+  SetDeadline(&ctx, kCallTimeout);
+  if (result.ok() && !stopping_) {
+    v1::CompleteTaskRequest done;
+    done.set_worker_id(worker_id_);
+    done.set_task_id(task.task_id());
+    done.set_lease_id(task.lease_id());
+    *done.mutable_output() = *result;
+    v1::CompleteTaskResponse answer;
+    grpc::Status s = stub_->CompleteTask(&ctx, done, &answer);
+    std::fprintf(stderr, "sr2-worker %s: task %s done in %.2fs%s\n", worker_id_.c_str(),
+                 task.task_id().c_str(), result->seconds(),
+                 s.ok() && answer.accepted() ? "" : " (result not accepted)");
+    return;
+  }
+  v1::FailTaskRequest fail;
+  fail.set_worker_id(worker_id_);
+  fail.set_task_id(task.task_id());
+  fail.set_lease_id(task.lease_id());
+  if (stopping_) {
+    fail.set_error(abandon_reason.empty() ? "worker is shutting down" : abandon_reason);
+    fail.set_retryable(true);
+  } else {
+    fail.set_error(std::string(result.status().message()));
+    fail.set_retryable(IsRetryable(result.status()));
+  }
+  std::fprintf(stderr, "sr2-worker %s: task %s failed: %s\n", worker_id_.c_str(),
+               task.task_id().c_str(), fail.error().c_str());
+  v1::FailTaskResponse answer;
+  (void)stub_->FailTask(&ctx, fail, &answer);
+}
+
+}  // namespace sr2::worker

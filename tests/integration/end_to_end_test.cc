@@ -126,14 +126,14 @@ TEST(EndToEndTest, AutoRoundPackedLayersDequantizeToTheFakeWeights) {
       **CheckpointReader::Open(LocalObjectStore::Create(kStoriesModel)), "{}");
   ASSERT_TRUE(original.ok());
   for (int block = 0; block < 5; ++block) {
-    for (const std::string& name : {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+    for (const char* name : {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
                                     "self_attn.o_proj"}) {
       const std::string w = "model.layers." + std::to_string(block) + "." + name + ".weight";
       EXPECT_EQ(p.weights.at(w).values, f.weights.at(w).values) << w;
       EXPECT_NE(p.weights.at(w).values, original->at(w).values) << w;
     }
     // 172 is not a multiple of 32: these stay unquantized in the packed format.
-    for (const std::string& name : {"mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"}) {
+    for (const char* name : {"mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"}) {
       const std::string w = "model.layers." + std::to_string(block) + "." + name + ".weight";
       EXPECT_EQ(p.weights.at(w).values, original->at(w).values) << w;
     }

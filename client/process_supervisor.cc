@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <thread>
@@ -87,6 +88,26 @@ std::optional<ExitedChild> ProcessSupervisor::ReapExited() {
     }
   }
   return first;
+}
+
+absl::StatusOr<int> ProcessSupervisor::SignalAndWait(const std::string& name, int signal,
+                                                     std::chrono::milliseconds timeout) {
+  auto it = std::find_if(children_.begin(), children_.end(),
+                         [&](const Child& c) { return c.spec.name == name; });
+  if (it == children_.end()) return absl::NotFoundError(absl::StrCat("no running child ", name));
+  kill(it->pid, signal);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    int wait_status = 0;
+    if (waitpid(it->pid, &wait_status, WNOHANG) == it->pid) {
+      children_.erase(it);
+      return wait_status;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(name, " did not exit"));
+    }
+    std::this_thread::sleep_for(kReapPollInterval);
+  }
 }
 
 std::vector<std::string> ProcessSupervisor::StopAll(std::chrono::milliseconds grace) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace sr2 {
 
@@ -46,6 +47,11 @@ class ProcessSupervisor {
   // SIGTERM to every running child, up to `grace` for them to exit, then SIGKILL.
   // Returns the names of the children that had to be killed.
   std::vector<std::string> StopAll(std::chrono::milliseconds grace);
+
+  // Sends `signal` to the running child `name`, then waits up to `timeout` for it to exit.
+  // Returns its wait status; NotFound if no such child runs, DeadlineExceeded if it lives on.
+  absl::StatusOr<int> SignalAndWait(const std::string& name, int signal,
+                                    std::chrono::milliseconds timeout);
 
   size_t running() const { return children_.size(); }
 

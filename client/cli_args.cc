@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "client/spec_names.h"
 #include "common/quant/scheme.h"
 #include "common/util/status_macros.h"
@@ -43,6 +44,19 @@ FlagSpec IntFlag(std::string flag, int64_t min, int64_t max,
   return {true, [flag, min, max, target](const std::string& value) -> absl::Status {
             SR2_ASSIGN_OR_RETURN(int64_t v, ParseInteger(flag, value, min, max));
             target(static_cast<int32_t>(v));
+            return absl::OkStatus();
+          }};
+}
+
+// Binds a flag whose value must be a finite number > 0 to `target`.
+FlagSpec PositiveNumberFlag(std::string flag, std::function<void(double)> target) {
+  return {true, [flag, target](const std::string& value) -> absl::Status {
+            double v = 0;
+            if (!absl::SimpleAtod(value, &v) || !std::isfinite(v) || v <= 0) {
+              return absl::InvalidArgumentError(
+                  absl::StrCat(flag, ": expected a positive number, got '", value, "'"));
+            }
+            target(v);
             return absl::OkStatus();
           }};
 }
@@ -152,7 +166,7 @@ FlagSpec OutputFlag(CliArgs& out) {
 
 // The flags of `submit`. The scheme text and sym/asym are combined after parsing.
 FlagTable SubmitFlags(CliArgs& out, std::optional<std::string>& scheme_text,
-                      std::optional<bool>& sym) {
+                      std::optional<bool>& sym, std::optional<std::string>& candidates_text) {
   v1::JobSpec& spec = out.submit.spec;
   auto set_sym = [&sym](bool value) -> absl::Status {
     if (sym.has_value() && *sym != value) {
@@ -188,8 +202,19 @@ FlagTable SubmitFlags(CliArgs& out, std::optional<std::string>& scheme_text,
       IntFlag("--nsamples", 1, kMaxInt32, [&spec](int32_t v) { spec.set_nsamples(v); });
   flags["--seqlen"] =
       IntFlag("--seqlen", 1, kMaxInt32, [&spec](int32_t v) { spec.set_seqlen(v); });
-  // 0 would read as "use the default" on the wire; RTN is the way to skip tuning.
-  flags["--iters"] = IntFlag("--iters", 1, kMaxInt32, [&spec](int32_t v) { spec.set_iters(v); });
+  // 0 = no SignSGD (with signroundv2: the imatrix scale search alone).
+  flags["--iters"] = IntFlag("--iters", 0, kMaxInt32, [&spec](int32_t v) { spec.set_iters(v); });
+  flags["--preset"] = StringFlag([&spec](const std::string& v) { spec.set_preset(v); });
+  flags["--avg-bits"] =
+      PositiveNumberFlag("--avg-bits", [&spec](double v) { spec.set_avg_bits(v); });
+  flags["--candidates"] =
+      StringFlag([&candidates_text](const std::string& v) { candidates_text = v; });
+  flags["--ignore-scale-zp-bits"] = Switch([&spec] { spec.set_ignore_scale_zp_bits(true); });
+  flags["--share-fused-layers"] = Switch([&spec] { spec.set_share_fused_layers(true); });
+  flags["--profile-nsamples"] = IntFlag("--profile-nsamples", 1, kMaxInt32,
+                                        [&spec](int32_t v) { spec.set_profile_nsamples(v); });
+  flags["--profile-seqlen"] = IntFlag("--profile-seqlen", 2, kMaxInt32,
+                                      [&spec](int32_t v) { spec.set_profile_seqlen(v); });
   flags["--eval-seqlen"] =
       IntFlag("--eval-seqlen", 1, kMaxInt32, [&spec](int32_t v) { spec.set_eval_seqlen(v); });
   flags["--batch-size"] =
@@ -218,7 +243,8 @@ FlagTable SubmitFlags(CliArgs& out, std::optional<std::string>& scheme_text,
 
 absl::Status FinishSubmit(const std::vector<std::string>& positionals,
                           const std::optional<std::string>& scheme_text,
-                          const std::optional<bool>& sym, CliArgs& out) {
+                          const std::optional<bool>& sym,
+                          const std::optional<std::string>& candidates_text, CliArgs& out) {
   SR2_RETURN_IF_ERROR(ExpectPositionals("submit", positionals, {"MODEL_URI"}));
   v1::JobSpec& spec = out.submit.spec;
   spec.set_model_uri(positionals[0]);
@@ -235,6 +261,19 @@ absl::Status FinishSubmit(const std::vector<std::string>& positionals,
     spec.mutable_scheme()->set_sym(scheme.sym);
   } else if (sym.has_value()) {
     spec.mutable_scheme()->set_sym(*sym);
+  }
+  if (candidates_text.has_value()) {
+    for (absl::string_view text : absl::StrSplit(*candidates_text, ',', absl::SkipEmpty())) {
+      SR2_ASSIGN_OR_RETURN(Scheme scheme,
+                           ParseScheme(std::string(text), sym.value_or(true)));
+      v1::QuantScheme* c = spec.add_candidates();
+      c->set_bits(scheme.bits);
+      c->set_group_size(scheme.group_size);
+      c->set_sym(scheme.sym);
+    }
+  }
+  if ((spec.avg_bits() > 0) != (spec.candidates_size() > 0)) {
+    return absl::InvalidArgumentError("submit: --avg-bits and --candidates go together");
   }
   return absl::OkStatus();
 }
@@ -257,10 +296,11 @@ FlagTable LocalFlags(LocalArgs& local) {
 
 const std::map<std::string, Command>& CommandNames() {
   static const auto* names = new std::map<std::string, Command>{
-      {"submit", Command::kSubmit}, {"status", Command::kStatus},
-      {"list", Command::kList},     {"cancel", Command::kCancel},
-      {"watch", Command::kWatch},   {"local", Command::kLocal},
-      {"version", Command::kVersion}, {"help", Command::kHelp}};
+      {"submit", Command::kSubmit},     {"status", Command::kStatus},
+      {"describe", Command::kDescribe}, {"list", Command::kList},
+      {"cancel", Command::kCancel},     {"watch", Command::kWatch},
+      {"replan", Command::kReplan},     {"local", Command::kLocal},
+      {"version", Command::kVersion},   {"help", Command::kHelp}};
   return *names;
 }
 
@@ -308,11 +348,17 @@ absl::StatusOr<CliArgs> ParseCliArgs(const std::vector<std::string>& args) {
   FlagTable flags;
   std::optional<std::string> scheme_text;
   std::optional<bool> sym;
+  std::optional<std::string> candidates_text;
   switch (out.command) {
     case Command::kSubmit:
-      flags = SubmitFlags(out, scheme_text, sym);
+      flags = SubmitFlags(out, scheme_text, sym, candidates_text);
       break;
+    case Command::kReplan:
+      flags["--avg-bits"] =
+          PositiveNumberFlag("--avg-bits", [&out](double v) { out.replan_avg_bits = v; });
+      [[fallthrough]];
     case Command::kStatus:
+    case Command::kDescribe:
     case Command::kList:
       flags["-o"] = OutputFlag(out);
       flags["--output"] = OutputFlag(out);
@@ -338,13 +384,18 @@ absl::StatusOr<CliArgs> ParseCliArgs(const std::vector<std::string>& args) {
 
   switch (out.command) {
     case Command::kSubmit:
-      SR2_RETURN_IF_ERROR(FinishSubmit(positionals, scheme_text, sym, out));
+      SR2_RETURN_IF_ERROR(FinishSubmit(positionals, scheme_text, sym, candidates_text, out));
       break;
     case Command::kStatus:
+    case Command::kDescribe:
     case Command::kCancel:
     case Command::kWatch:
+    case Command::kReplan:
       SR2_RETURN_IF_ERROR(ExpectPositionals(name, positionals, {"JOB"}));
       out.job_id = positionals[0];
+      if (out.command == Command::kReplan && out.replan_avg_bits == 0) {
+        return absl::InvalidArgumentError("replan: missing --avg-bits B");
+      }
       break;
     case Command::kHelp:
       if (positionals.size() > 1) {

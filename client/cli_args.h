@@ -16,7 +16,18 @@ namespace sr2 {
 inline constexpr char kDefaultCoordinator[] = "127.0.0.1:7070";
 inline constexpr char kCoordinatorEnvVar[] = "SR2_COORDINATOR";
 
-enum class Command { kHelp, kVersion, kSubmit, kStatus, kList, kCancel, kWatch, kLocal };
+enum class Command {
+  kHelp,
+  kVersion,
+  kSubmit,
+  kStatus,
+  kDescribe,
+  kList,
+  kCancel,
+  kWatch,
+  kReplan,
+  kLocal
+};
 
 enum class OutputStyle { kTable, kJson };
 
@@ -42,8 +53,9 @@ struct CliArgs {
   std::string help_topic;
   // --coordinator when given (before or after the command).
   std::optional<std::string> coordinator;
-  std::string job_id;  // status, cancel, watch
-  OutputStyle output = OutputStyle::kTable;  // status, list
+  std::string job_id;  // status, describe, cancel, watch, replan
+  OutputStyle output = OutputStyle::kTable;  // status, describe, list, replan
+  double replan_avg_bits = 0;  // replan --avg-bits (required, > 0)
   SubmitArgs submit;
   LocalArgs local;
 };

@@ -32,7 +32,10 @@ TEST(CliArgsTest, SubmitMinimalLeavesDefaultsToTheCoordinator) {
   EXPECT_EQ(spec.format(), v1::FORMAT_UNSPECIFIED);
   EXPECT_EQ(spec.input_mode(), v1::INPUT_MODE_UNSPECIFIED);
   EXPECT_EQ(spec.nsamples(), 0);
-  EXPECT_EQ(spec.iters(), 0);
+  EXPECT_FALSE(spec.has_iters());
+  EXPECT_EQ(spec.preset(), "");
+  EXPECT_EQ(spec.avg_bits(), 0.0);
+  EXPECT_EQ(spec.candidates_size(), 0);
   EXPECT_EQ(spec.seed(), 0u);
   EXPECT_EQ(spec.lr(), 0.0);
   EXPECT_FALSE(args->submit.wait);
@@ -79,6 +82,105 @@ TEST(CliArgsTest, SchemeDefaultsToSymAndAsymAloneKeepsDefaultBits) {
   ASSERT_TRUE(asym->submit.spec.has_scheme());
   EXPECT_EQ(asym->submit.spec.scheme().bits(), 0);
   EXPECT_FALSE(asym->submit.spec.scheme().sym());
+}
+
+TEST(CliArgsTest, SubmitPresetAndZeroIters) {
+  auto args = Parse({"submit", "m", "--out", "o", "--calib", "c", "--preset=best", "--iters",
+                     "0"});
+  ASSERT_TRUE(args.ok()) << args.status();
+  EXPECT_EQ(args->submit.spec.preset(), "best");
+  // Explicit 0 is kept apart from "not given", so the preset cannot override it.
+  EXPECT_TRUE(args->submit.spec.has_iters());
+  EXPECT_EQ(args->submit.spec.iters(), 0);
+}
+
+TEST(CliArgsTest, SubmitMixedPrecisionFlags) {
+  auto args = Parse({"submit", "m", "--out", "o", "--calib", "c", "--avg-bits", "2.75",
+                     "--candidates=W2G32,,w4g128", "--asym", "--ignore-scale-zp-bits",
+                     "--share-fused-layers", "--profile-nsamples", "8", "--profile-seqlen=128"});
+  ASSERT_TRUE(args.ok()) << args.status();
+  const v1::JobSpec& spec = args->submit.spec;
+  EXPECT_DOUBLE_EQ(spec.avg_bits(), 2.75);
+  ASSERT_EQ(spec.candidates_size(), 2);
+  EXPECT_EQ(spec.candidates(0).bits(), 2);
+  EXPECT_EQ(spec.candidates(0).group_size(), 32);
+  EXPECT_FALSE(spec.candidates(0).sym());
+  EXPECT_EQ(spec.candidates(1).bits(), 4);
+  EXPECT_EQ(spec.candidates(1).group_size(), 128);
+  EXPECT_FALSE(spec.candidates(1).sym());
+  EXPECT_TRUE(spec.ignore_scale_zp_bits());
+  EXPECT_TRUE(spec.share_fused_layers());
+  EXPECT_EQ(spec.profile_nsamples(), 8);
+  EXPECT_EQ(spec.profile_seqlen(), 128);
+  // --asym alone says nothing about the uniform scheme's bits.
+  EXPECT_EQ(spec.scheme().bits(), 0);
+
+  auto sym = Parse({"submit", "m", "--out", "o", "--calib", "c", "--avg-bits", "3",
+                    "--candidates", "W2G32,W4G32"});
+  ASSERT_TRUE(sym.ok()) << sym.status();
+  EXPECT_TRUE(sym->submit.spec.candidates(0).sym());
+  EXPECT_FALSE(sym->submit.spec.ignore_scale_zp_bits());
+  EXPECT_FALSE(sym->submit.spec.share_fused_layers());
+}
+
+TEST(CliArgsTest, SubmitMixedPrecisionErrors) {
+  const std::vector<std::string> base = {"submit", "m", "--out", "o", "--calib", "c"};
+  auto with = [&base](std::vector<std::string> extra) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return ParseError(args);
+  };
+  EXPECT_THAT(with({"--avg-bits", "3"}), HasSubstr("--avg-bits and --candidates go together"));
+  EXPECT_THAT(with({"--candidates", "W2G32,W4G32"}),
+              HasSubstr("--avg-bits and --candidates go together"));
+  EXPECT_THAT(with({"--avg-bits", "3", "--candidates", "W2G32,W5G32"}), HasSubstr("W5G32"));
+  EXPECT_THAT(with({"--avg-bits=-1", "--candidates", "W2G32,W4G32"}),
+              HasSubstr("--avg-bits: expected a positive number, got '-1'"));
+  EXPECT_THAT(with({"--avg-bits", "0", "--candidates", "W2G32"}), HasSubstr("--avg-bits"));
+  EXPECT_THAT(with({"--avg-bits", "inf", "--candidates", "W2G32"}), HasSubstr("--avg-bits"));
+  // A negative value after a flag is taken as its value, not as another flag.
+  EXPECT_THAT(with({"--avg-bits", "-1"}), HasSubstr("--avg-bits: expected a positive number"));
+  EXPECT_THAT(with({"--candidates"}), HasSubstr("--candidates needs a value"));
+  EXPECT_THAT(with({"--profile-nsamples", "0"}),
+              HasSubstr("--profile-nsamples: expected an integer >= 1, got '0'"));
+  EXPECT_THAT(with({"--profile-seqlen", "1"}),
+              HasSubstr("--profile-seqlen: expected an integer >= 2, got '1'"));
+  EXPECT_THAT(with({"--share-fused-layers=yes"}), HasSubstr("--share-fused-layers takes no value"));
+  EXPECT_THAT(with({"--preset"}), HasSubstr("--preset needs a value"));
+}
+
+TEST(CliArgsTest, DescribeAndReplan) {
+  auto describe = Parse({"describe", "j1", "-o", "json"});
+  ASSERT_TRUE(describe.ok()) << describe.status();
+  EXPECT_EQ(describe->command, Command::kDescribe);
+  EXPECT_EQ(describe->job_id, "j1");
+  EXPECT_EQ(describe->output, OutputStyle::kJson);
+
+  auto replan = Parse({"replan", "--avg-bits=2.5", "j2", "--coordinator", "h:3"});
+  ASSERT_TRUE(replan.ok()) << replan.status();
+  EXPECT_EQ(replan->command, Command::kReplan);
+  EXPECT_EQ(replan->job_id, "j2");
+  EXPECT_DOUBLE_EQ(replan->replan_avg_bits, 2.5);
+  EXPECT_EQ(replan->output, OutputStyle::kTable);
+  EXPECT_EQ(replan->coordinator, "h:3");
+
+  auto help = Parse({"replan", "--help"});
+  ASSERT_TRUE(help.ok());
+  EXPECT_EQ(help->command, Command::kHelp);
+  EXPECT_EQ(help->help_topic, "replan");
+}
+
+TEST(CliArgsTest, DescribeAndReplanErrors) {
+  EXPECT_THAT(ParseError({"describe"}), HasSubstr("describe: missing JOB"));
+  EXPECT_THAT(ParseError({"describe", "j", "--avg-bits", "3"}),
+              HasSubstr("unknown flag '--avg-bits' for 'describe'"));
+  EXPECT_THAT(ParseError({"replan", "j"}), HasSubstr("replan: missing --avg-bits B"));
+  EXPECT_THAT(ParseError({"replan", "--avg-bits", "3"}), HasSubstr("replan: missing JOB"));
+  EXPECT_THAT(ParseError({"replan", "j", "--avg-bits", "lots"}),
+              HasSubstr("--avg-bits: expected a positive number, got 'lots'"));
+  EXPECT_THAT(ParseError({"replan", "j", "--avg-bits", "-2"}), HasSubstr("--avg-bits"));
+  EXPECT_THAT(ParseError({"replan", "j", "--avg-bits", "3", "-o", "yaml"}),
+              HasSubstr("expected json or table"));
 }
 
 TEST(CliArgsTest, CoordinatorFlagAfterTheCommand) {
@@ -176,7 +278,7 @@ TEST(CliArgsTest, SubmitErrors) {
   EXPECT_THAT(with({"--out="}), HasSubstr("--out needs a non-empty value"));
   EXPECT_THAT(with({"--nsamples", "12x"}), HasSubstr("--nsamples: expected an integer >= 1, got '12x'"));
   EXPECT_THAT(with({"--seqlen=0"}), HasSubstr("--seqlen: expected an integer >= 1"));
-  EXPECT_THAT(with({"--iters", "-3"}), HasSubstr("--iters: expected an integer >= 1"));
+  EXPECT_THAT(with({"--iters", "-3"}), HasSubstr("--iters: expected an integer >= 0, got '-3'"));
   EXPECT_THAT(with({"--batch-size", "99999999999"}), HasSubstr("--batch-size"));
   EXPECT_THAT(with({"--seed", "-1"}), HasSubstr("--seed: expected a non-negative integer"));
   EXPECT_THAT(with({"--lr", "fast"}), HasSubstr("--lr: expected a non-negative number"));

@@ -5,6 +5,8 @@
 #include <thread>
 
 #include "absl/strings/ascii.h"
+#include "client/allocation_format.h"
+#include "client/describe_format.h"
 #include "client/exit_codes.h"
 #include "client/job_format.h"
 #include "client/progress_printer.h"
@@ -110,6 +112,35 @@ absl::StatusOr<int> Status(const CliArgs& args, CoordinatorClient& client, const
   return kExitOk;
 }
 
+absl::StatusOr<int> Describe(const CliArgs& args, CoordinatorClient& client,
+                             const CommandIo& io) {
+  absl::StatusOr<v1::Job> job = client.Get(args.job_id);
+  if (!job.ok()) return job.status();
+  if (args.output == OutputStyle::kJson) {
+    io.out << DescribeJson(*job).dump(2) << "\n";
+  } else {
+    io.out << DescribeTable(*job);
+  }
+  return kExitOk;
+}
+
+// The allocation carries no scheme names: they are the job's candidates, read from its spec.
+absl::StatusOr<int> Replan(const CliArgs& args, CoordinatorClient& client, const CommandIo& io) {
+  absl::StatusOr<v1::Allocation> allocation = client.Replan(args.job_id, args.replan_avg_bits);
+  if (!allocation.ok()) return allocation.status();
+  absl::StatusOr<v1::Job> job = client.Get(args.job_id);
+  if (!job.ok()) return job.status();
+  const CandidateList& candidates = job->spec().candidates();
+  if (args.output == OutputStyle::kJson) {
+    nlohmann::ordered_json json =
+        ReplanJson(args.job_id, args.replan_avg_bits, *allocation, candidates);
+    io.out << json.dump(2) << "\n";
+  } else {
+    io.out << ReplanTable(args.job_id, args.replan_avg_bits, *allocation, candidates);
+  }
+  return kExitOk;
+}
+
 absl::StatusOr<int> List(const CliArgs& args, CoordinatorClient& client, const CommandIo& io) {
   absl::StatusOr<std::vector<v1::Job>> jobs = client.List();
   if (!jobs.ok()) return jobs.status();
@@ -140,6 +171,12 @@ int RunCoordinatorCommand(const CliArgs& args, CoordinatorClient& client, const 
       break;
     case Command::kStatus:
       code = Status(args, client, io);
+      break;
+    case Command::kDescribe:
+      code = Describe(args, client, io);
+      break;
+    case Command::kReplan:
+      code = Replan(args, client, io);
       break;
     case Command::kList:
       code = List(args, client, io);

@@ -1,4 +1,5 @@
-// The commands that talk to the coordinator: submit, status, list, cancel, watch.
+// The commands that talk to the coordinator: submit, status, describe, list, cancel, watch,
+// replan.
 #pragma once
 
 #include <ostream>

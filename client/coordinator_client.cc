@@ -110,6 +110,19 @@ absl::StatusOr<v1::JobState> CoordinatorClient::Cancel(const std::string& job_id
   return response.state();
 }
 
+absl::StatusOr<v1::Allocation> CoordinatorClient::Replan(const std::string& job_id,
+                                                         double avg_bits) {
+  SR2_RETURN_IF_ERROR(EnsureConnected());
+  grpc::ClientContext context;
+  context.set_deadline(After(kCallDeadline));
+  v1::ReplanRequest request;
+  request.set_job_id(job_id);
+  request.set_avg_bits(avg_bits);
+  v1::ReplanResponse response;
+  SR2_RETURN_IF_ERROR(FromGrpc(stub_->Replan(&context, request, &response), job_id));
+  return response.allocation();
+}
+
 absl::Status CoordinatorClient::Watch(const std::string& job_id,
                                       const std::function<bool(const v1::JobEvent&)>& on_event) {
   SR2_RETURN_IF_ERROR(EnsureConnected());

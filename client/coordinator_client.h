@@ -28,6 +28,9 @@ class CoordinatorClient {
   absl::StatusOr<v1::Job> Get(const std::string& job_id);
   absl::StatusOr<std::vector<v1::Job>> List();
   absl::StatusOr<v1::JobState> Cancel(const std::string& job_id);
+  // Re-solves a mixed-precision job's allocation for `avg_bits`; the coordinator's reason
+  // (no DeltaLoss table, budget out of range) is passed through.
+  absl::StatusOr<v1::Allocation> Replan(const std::string& job_id, double avg_bits);
 
   // Reads the job's event stream until it ends or `on_event` returns false. OK when the
   // stream ended cleanly or was stopped by `on_event`.

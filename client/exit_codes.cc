@@ -7,6 +7,7 @@ int ExitCodeForStatus(const absl::Status& status) {
     case absl::StatusCode::kOk:
       return kExitOk;
     case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
       return kExitUsage;
     case absl::StatusCode::kUnavailable:
       return kExitUnreachable;

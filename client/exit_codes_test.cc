@@ -8,6 +8,7 @@ namespace {
 TEST(ExitCodesTest, StatusMapping) {
   EXPECT_EQ(ExitCodeForStatus(absl::OkStatus()), 0);
   EXPECT_EQ(ExitCodeForStatus(absl::InvalidArgumentError("bad flag")), 2);
+  EXPECT_EQ(ExitCodeForStatus(absl::OutOfRangeError("avg bits out of range")), 2);
   EXPECT_EQ(ExitCodeForStatus(absl::UnavailableError("cannot reach")), 3);
   EXPECT_EQ(ExitCodeForStatus(absl::NotFoundError("no job x")), 1);
   EXPECT_EQ(ExitCodeForStatus(absl::FailedPreconditionError("exists")), 1);

@@ -7,7 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "client/allocation_format.h"
 #include "client/spec_names.h"
+#include "client/text_columns.h"
 
 namespace sr2 {
 namespace {
@@ -20,6 +22,8 @@ json TimeOrNull(int64_t unix_ms) {
 }
 
 json SpecToJson(const v1::JobSpec& spec) {
+  json candidates = json::array();
+  for (const v1::QuantScheme& c : spec.candidates()) candidates.push_back(QuantSchemeName(c));
   return {{"model_uri", spec.model_uri()},
           {"out_uri", spec.out_uri()},
           {"calib_uri", spec.calib_uri()},
@@ -35,7 +39,14 @@ json SpecToJson(const v1::JobSpec& spec) {
           {"eval_seqlen", spec.eval_seqlen()},
           {"batch_size", spec.batch_size()},
           {"lr", spec.lr()},
-          {"seed", spec.seed()}};
+          {"seed", spec.seed()},
+          {"preset", spec.preset()},
+          {"avg_bits", spec.avg_bits()},
+          {"candidates", std::move(candidates)},
+          {"ignore_scale_zp_bits", spec.ignore_scale_zp_bits()},
+          {"share_fused_layers", spec.share_fused_layers()},
+          {"profile_nsamples", spec.profile_nsamples()},
+          {"profile_seqlen", spec.profile_seqlen()}};
 }
 
 json ResultToJson(const v1::JobResult& result) {
@@ -76,25 +87,6 @@ std::string StageWithCount(const v1::Job& job) {
   const v1::StageProgress* current = CurrentStage(job);
   if (stage.empty() || current == nullptr || current->total() <= 0) return stage;
   return absl::StrCat(stage, " ", current->done(), "/", current->total());
-}
-
-// Columns padded to their widest cell, two spaces apart; the last column is not padded.
-std::string RenderColumns(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> widths;
-  for (const auto& row : rows) {
-    widths.resize(std::max(widths.size(), row.size()), 0);
-    for (size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], row[c].size());
-  }
-  std::string out;
-  for (const auto& row : rows) {
-    std::string line;
-    for (size_t c = 0; c < row.size(); ++c) {
-      line += row[c];
-      if (c + 1 < row.size()) line += std::string(widths[c] - row[c].size() + 2, ' ');
-    }
-    absl::StrAppend(&out, line, "\n");
-  }
-  return out;
 }
 
 // Compact age for lists: "42s", "12m", "5h", "3d".
@@ -143,20 +135,24 @@ json JobToJson(const v1::Job& job) {
                       {"elapsed_seconds", s.elapsed_seconds()}});
   }
   const v1::JobResult& result = job.result();
-  return {{"id", job.id()},
-          {"state", JobStateName(job.state())},
-          {"stage", StageName(job.stage())},
-          {"error", job.error()},
-          {"output_uri", result.output_uri()},
-          {"perplexity", result.has_perplexity() ? json(result.perplexity()) : json(nullptr)},
-          {"progress", job.progress()},
-          {"eta_seconds", job.eta_seconds() >= 0 ? json(job.eta_seconds()) : json(nullptr)},
-          {"stages", std::move(stages)},
-          {"spec", SpecToJson(job.spec())},
-          {"result", ResultToJson(result)},
-          {"create_time", TimeOrNull(job.create_time_ms())},
-          {"start_time", TimeOrNull(job.start_time_ms())},
-          {"end_time", TimeOrNull(job.end_time_ms())}};
+  json out = {{"id", job.id()},
+               {"state", JobStateName(job.state())},
+               {"stage", StageName(job.stage())},
+               {"error", job.error()},
+               {"output_uri", result.output_uri()},
+               {"perplexity", result.has_perplexity() ? json(result.perplexity()) : json(nullptr)},
+               {"progress", job.progress()},
+               {"eta_seconds", job.eta_seconds() >= 0 ? json(job.eta_seconds()) : json(nullptr)},
+               {"stages", std::move(stages)},
+               {"spec", SpecToJson(job.spec())},
+               {"result", ResultToJson(result)},
+               {"create_time", TimeOrNull(job.create_time_ms())},
+               {"start_time", TimeOrNull(job.start_time_ms())},
+               {"end_time", TimeOrNull(job.end_time_ms())}};
+  if (result.has_allocation()) {
+    out["allocation"] = AllocationToJson(result.allocation(), job.spec().candidates());
+  }
+  return out;
 }
 
 std::string JobTable(const v1::Job& job) {
@@ -214,19 +210,18 @@ std::string JobTable(const v1::Job& job) {
         result.layers().begin(), result.layers().end(),
         [](const v1::LayerResult& l) { return l.quantized(); }));
     add("Layers:", absl::StrCat(quantized, " quantized, ", result.layers_size() - quantized,
-                                " kept (details: -o json)"));
+                                " kept (details: sr2ctl describe)"));
   }
   add("Unquantized:", absl::StrJoin(result.unquantized_layers(), ", "));
   add("Error:", job.error());
   std::string out = RenderColumns(rows);
   if (job.stages_size() > 0) {
-    std::vector<std::vector<std::string>> stage_rows = {{"  STAGE", "DONE", "ELAPSED"}};
+    std::vector<std::vector<std::string>> stage_rows = {{"STAGE", "DONE", "ELAPSED"}};
     for (const v1::StageProgress& s : job.stages()) {
-      stage_rows.push_back({absl::StrCat("  ", StageName(s.stage())),
-                            absl::StrCat(s.done(), "/", s.total()),
+      stage_rows.push_back({StageName(s.stage()), absl::StrCat(s.done(), "/", s.total()),
                             FormatDuration(s.elapsed_seconds())});
     }
-    absl::StrAppend(&out, "Stages:\n", RenderColumns(stage_rows));
+    absl::StrAppend(&out, "Stages:\n", RenderColumns(stage_rows, 2));
   }
   return out;
 }

@@ -15,7 +15,8 @@ bool IsTerminal(v1::JobState state);
 
 // One JSON object per job (the `status -o json` contract): id, state, stage, error,
 // output_uri, perplexity (null when absent), progress, eta_seconds (null when unknown),
-// stages, spec, result and ISO-8601 UTC times (null when unset).
+// stages, spec, result and ISO-8601 UTC times (null when unset); then, for a mixed-precision
+// job with an allocation, "allocation" (AllocationToJson).
 nlohmann::ordered_json JobToJson(const v1::Job& job);
 
 // `status -o table`: a readable multi-line summary.

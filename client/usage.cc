@@ -20,7 +20,11 @@ Flags not given are filled in by the coordinator.
   --format NAME             fake | auto_round | auto_gptq
   --nsamples N              calibration windows
   --seqlen N                tokens per calibration window
-  --iters N                 tuning iterations per block (>= 1; use --algorithm rtn for none)
+  --preset NAME             default (200 iters) | best (1000 iters, 512 samples, lr 2/iters
+                            for <=3-bit layers) | light (50 iters, lr 5e-3) | rtn;
+                            flags given explicitly win over the preset
+  --iters N                 tuning iterations per block (>= 0; 0 = no SignSGD, with
+                            signroundv2 the scale pre-search alone)
   --batch-size N            tuning mini-batch (samples)
   --lr X                    learning rate (0 = 1/iters)
   --input-mode MODE         quantized (block i tuned on quantized block i-1 output) | fp
@@ -28,12 +32,39 @@ Flags not given are filled in by the coordinator.
   --eval-seqlen N           tokens per evaluation window
   --seed N                  seeds every random choice of the job
   --wait                    follow the job to its end (as `watch`); exit 1 unless it succeeds
+
+Mixed precision (signroundv2 AutoScheme): each block Linear gets one of the candidates,
+chosen from DeltaLoss scores by an exact DP under the average-bit budget.
+  --avg-bits B              average bits per weight (needs --candidates)
+  --candidates LIST         comma-separated schemes, e.g. W2G32,W4G32 (--sym/--asym apply)
+  --ignore-scale-zp-bits    count weight bits only, not scales and zero points
+  --share-fused-layers      q/k/v and gate/up get one scheme each
+  --profile-nsamples N      DeltaLoss calibration windows (default 16)
+  --profile-seqlen N        DeltaLoss window length (default 256)
 )";
 
 constexpr char kStatusHelp[] = R"(usage: sr2ctl status JOB [-o json|table]
 
 Shows one job. -o json prints one JSON object (id, state, stage, error, output_uri,
 perplexity, progress, eta_seconds, stages, spec, result, create/start/end times).
+)";
+
+constexpr char kDescribeHelp[] = R"(usage: sr2ctl describe JOB [-o json|table]
+
+Shows everything about a job: its state, the full config (preset and mixed-precision
+fields included), per-stage timings, each layer's scheme (16-bit with the reason for a
+layer kept unquantized) and loss and, for a mixed-precision job, the DeltaLoss table:
+each layer's score under every candidate, the chosen scheme (marked *), the bit budget,
+the bits allocated and the predicted total score. -o json prints the `status -o json` object with "allocation"
+(null when the job has none).
+)";
+
+constexpr char kReplanHelp[] = R"(usage: sr2ctl replan JOB --avg-bits B [-o json|table]
+
+Re-solves a mixed-precision job's bit allocation for another average-bit budget from its
+stored DeltaLoss table, without profiling again, and prints the new allocation: per-layer
+scores and choices, budget, allocated bits and predicted score. The job's checkpoint is
+not changed. Fails if the job has no DeltaLoss table or B is out of the candidates' range.
 )";
 
 constexpr char kListHelp[] = R"(usage: sr2ctl list [-o json|table]
@@ -71,6 +102,8 @@ taken from the directory that holds sr2ctl. Logs go to DIR/../logs. Ctrl-C stops
 std::string HelpText(std::string_view command) {
   if (command == "submit") return kSubmitHelp;
   if (command == "status") return kStatusHelp;
+  if (command == "describe") return kDescribeHelp;
+  if (command == "replan") return kReplanHelp;
   if (command == "list") return kListHelp;
   if (command == "cancel") return kCancelHelp;
   if (command == "watch") return kWatchHelp;
@@ -83,9 +116,12 @@ sr2ctl drives sr2, the distributed SignRoundV2 quantization service.
 Commands:
   submit MODEL_URI --out URI --calib URI [...]   submit a quantization job
   status JOB [-o json|table]                     show a job
+  describe JOB [-o json|table]                   show everything about a job (config, layers,
+                                                 DeltaLoss allocation)
   list [-o json|table]                           list jobs
   cancel JOB                                     cancel a job
   watch JOB                                      follow a job's progress to its end
+  replan JOB --avg-bits B [-o json|table]        re-solve a mixed-precision allocation
   local [--workers N] [--port P] [...]           run a coordinator and workers on this machine
   version                                        print the version
   help [COMMAND]                                 this help, or a command's (also COMMAND --help)
@@ -99,6 +135,7 @@ Flags take their value as `--flag value` or `--flag=value`.
 Exit codes:
   0  success
   1  the job failed or was cancelled, no such job, or another coordinator-side error
+     (e.g. replan of a job without a DeltaLoss table)
   2  usage error (bad command line), or a request the coordinator rejected as invalid
   3  the coordinator could not be reached
 )");

@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/store/store_factory.h"
+#include "server/bit_planner.h"
 #include "server/checkpoint_assembler.h"
 #include "server/job_planner.h"
 #include "server/job_spec_defaults.h"
@@ -21,6 +22,10 @@ double StageWeight(v1::Stage s) {
       return 0.02;
     case v1::STAGE_CALIBRATE:
       return 0.03;
+    case v1::STAGE_PROFILE:
+      return 0.15;
+    case v1::STAGE_ALLOCATE:
+      return 0.01;
     case v1::STAGE_QUANTIZE:
       return 0.80;
     case v1::STAGE_ASSEMBLE:
@@ -32,6 +37,21 @@ double StageWeight(v1::Stage s) {
   }
 }
 
+bool IsMixed(const v1::JobSpec& spec) { return spec.avg_bits() > 0; }
+
+// The stages a job goes through, in order.
+std::vector<v1::Stage> Pipeline(const v1::JobSpec& spec) {
+  std::vector<v1::Stage> stages = {v1::STAGE_INSPECT, v1::STAGE_CALIBRATE};
+  if (IsMixed(spec)) {
+    stages.push_back(v1::STAGE_PROFILE);
+    stages.push_back(v1::STAGE_ALLOCATE);
+  }
+  stages.push_back(v1::STAGE_QUANTIZE);
+  stages.push_back(v1::STAGE_ASSEMBLE);
+  if (!spec.eval_uri().empty()) stages.push_back(v1::STAGE_EVALUATE);
+  return stages;
+}
+
 std::string NewJobId() {
   static std::mt19937_64 rng{std::random_device{}()};
   return absl::StrFormat("job-%08x", static_cast<uint32_t>(rng()));
@@ -41,9 +61,7 @@ std::string TaskId(const std::string& job_id, const std::string& name) {
   return absl::StrCat(job_id, "/", name);
 }
 
-std::string BlockTaskId(const std::string& job_id, int block) {
-  return TaskId(job_id, absl::StrFormat("block-%05d", block));
-}
+std::string BlockTaskName(int block) { return absl::StrFormat("block-%05d", block); }
 
 // Workers of another major.minor version speak a different task contract.
 bool CompatibleVersion(const std::string& worker_version) {
@@ -143,11 +161,7 @@ void JobManager::FinishStageLocked(JobRecord& rec, v1::Stage stage) {
 void JobManager::RefreshProgressLocked(JobRecord& rec) {
   const int64_t now = clock_->NowMs();
   double total_weight = 0, done_weight = 0;
-  for (v1::Stage s : {v1::STAGE_INSPECT, v1::STAGE_CALIBRATE, v1::STAGE_QUANTIZE,
-                      v1::STAGE_ASSEMBLE, v1::STAGE_EVALUATE}) {
-    if (s == v1::STAGE_EVALUATE && rec.job.spec().eval_uri().empty()) continue;
-    total_weight += StageWeight(s);
-  }
+  for (v1::Stage s : Pipeline(rec.job.spec())) total_weight += StageWeight(s);
   for (v1::StageProgress& p : *rec.job.mutable_stages()) {
     // Running tasks contribute their heartbeat progress to the stage's done count.
     double partial = 0;
@@ -155,6 +169,7 @@ void JobManager::RefreshProgressLocked(JobRecord& rec) {
       for (const TaskRecord* t : scheduler_.TasksOfJob(rec.job.id())) {
         const bool in_stage =
             (p.stage() == v1::STAGE_CALIBRATE && t->task.kind() == v1::TASK_KIND_CALIBRATE) ||
+            (p.stage() == v1::STAGE_PROFILE && t->task.kind() == v1::TASK_KIND_PROFILE) ||
             (p.stage() == v1::STAGE_QUANTIZE && t->task.kind() == v1::TASK_KIND_QUANTIZE_BLOCK) ||
             (p.stage() == v1::STAGE_EVALUATE && t->task.kind() == v1::TASK_KIND_EVALUATE);
         if (in_stage && t->state == TaskState::kRunning) partial += t->progress;
@@ -288,33 +303,64 @@ void JobManager::RunInspect(const std::string& job_id) {
     rec->job.mutable_result()->add_unquantized_layers(s.name());
   }
 
-  auto base_task = [&](v1::TaskKind kind, std::string id) {
-    v1::Task t;
-    t.set_task_id(std::move(id));
-    t.set_job_id(job_id);
-    t.set_kind(kind);
-    *t.mutable_spec() = spec;
-    t.set_work_uri(rec->work_uri);
-    t.set_num_blocks(rec->num_blocks);
-    return t;
-  };
-  const std::string calibrate_id = TaskId(job_id, "calibrate");
-  scheduler_.Add(base_task(v1::TASK_KIND_CALIBRATE, calibrate_id), {});
-  // The quantized-input chain makes block i wait for block i-1; RTN and fp-input mode do not
-  // read the chain, so their blocks are independent.
-  const bool chained = spec.algorithm() != v1::ALGORITHM_RTN &&
-                       spec.input_mode() == v1::INPUT_MODE_QUANTIZED;
-  for (int b = 0; b < rec->num_blocks; ++b) {
-    v1::Task t = base_task(v1::TASK_KIND_QUANTIZE_BLOCK, BlockTaskId(job_id, b));
-    t.set_block_index(b);
-    for (const v1::LayerAssignment& a : plan->blocks[b]) *t.add_layers() = a;
-    std::vector<std::string> deps = {calibrate_id};
-    if (chained && b > 0) deps.push_back(BlockTaskId(job_id, b - 1));
-    scheduler_.Add(std::move(t), std::move(deps));
+  rec->layers = plan->quantizable;
+  scheduler_.Add(BaseTaskLocked(*rec, v1::TASK_KIND_CALIBRATE, "calibrate"), {});
+  if (IsMixed(spec)) {
+    // One profile task per candidate; the blocks are planned once the scores are in.
+    for (int c = 0; c < spec.candidates_size(); ++c) {
+      v1::Task t = BaseTaskLocked(*rec, v1::TASK_KIND_PROFILE, absl::StrCat("profile-", c));
+      t.set_candidate_index(c);
+      for (const LinearLayer& layer : plan->quantizable) {
+        v1::LayerAssignment* a = t.add_layers();
+        a->set_name(layer.name);
+        *a->mutable_scheme() = spec.candidates(c);
+      }
+      scheduler_.Add(std::move(t), {TaskId(job_id, "calibrate")});
+    }
+  } else {
+    AddBlockTasksLocked(*rec, plan->blocks);
   }
   EnterStageLocked(*rec, v1::STAGE_CALIBRATE, 1);
   TouchLocked(*rec);
   work_cv_.SignalAll();
+}
+
+v1::Task JobManager::BaseTaskLocked(const JobRecord& rec, v1::TaskKind kind,
+                                    const std::string& name) {
+  v1::Task t;
+  t.set_task_id(TaskId(rec.job.id(), name));
+  t.set_job_id(rec.job.id());
+  t.set_kind(kind);
+  *t.mutable_spec() = rec.job.spec();
+  t.set_work_uri(rec.work_uri);
+  t.set_num_blocks(rec.num_blocks);
+  return t;
+}
+
+void JobManager::AddBlockTasksLocked(JobRecord& rec,
+                                     const std::vector<std::vector<v1::LayerAssignment>>& blocks) {
+  const v1::JobSpec& spec = rec.job.spec();
+  const std::string& job_id = rec.job.id();
+  // The quantized-input chain makes block i wait for block i-1; RTN and fp-input mode do not
+  // read the chain, so their blocks are independent.
+  const bool chained = spec.algorithm() != v1::ALGORITHM_RTN &&
+                       spec.input_mode() == v1::INPUT_MODE_QUANTIZED;
+  for (int b = 0; b < rec.num_blocks; ++b) {
+    v1::Task t = BaseTaskLocked(rec, v1::TASK_KIND_QUANTIZE_BLOCK, BlockTaskName(b));
+    t.set_block_index(b);
+    for (const v1::LayerAssignment& a : blocks[b]) *t.add_layers() = a;
+    std::vector<std::string> deps = {TaskId(job_id, "calibrate")};
+    if (chained && b > 0) deps.push_back(TaskId(job_id, BlockTaskName(b - 1)));
+    scheduler_.Add(std::move(t), std::move(deps));
+  }
+}
+
+int JobManager::DoneTasksLocked(const std::string& job_id, v1::TaskKind kind) const {
+  int done = 0;
+  for (const TaskRecord* t : scheduler_.TasksOfJob(job_id)) {
+    done += t->task.kind() == kind && t->state == TaskState::kDone;
+  }
+  return done;
 }
 
 void JobManager::OnTaskDoneLocked(JobRecord& rec, const TaskRecord& task) {
@@ -322,13 +368,25 @@ void JobManager::OnTaskDoneLocked(JobRecord& rec, const TaskRecord& task) {
   switch (task.task.kind()) {
     case v1::TASK_KIND_CALIBRATE:
       FinishStageLocked(rec, v1::STAGE_CALIBRATE);
-      EnterStageLocked(rec, v1::STAGE_QUANTIZE, rec.num_blocks);
-      break;
-    case v1::TASK_KIND_QUANTIZE_BLOCK: {
-      int done = 0;
-      for (const TaskRecord* t : scheduler_.TasksOfJob(job_id)) {
-        if (t->task.kind() == v1::TASK_KIND_QUANTIZE_BLOCK && t->state == TaskState::kDone) done++;
+      if (IsMixed(rec.job.spec())) {
+        EnterStageLocked(rec, v1::STAGE_PROFILE, rec.job.spec().candidates_size());
+      } else {
+        EnterStageLocked(rec, v1::STAGE_QUANTIZE, rec.num_blocks);
       }
+      break;
+    case v1::TASK_KIND_PROFILE: {
+      const int done = DoneTasksLocked(job_id, v1::TASK_KIND_PROFILE);
+      for (v1::StageProgress& p : *rec.job.mutable_stages()) {
+        if (p.stage() == v1::STAGE_PROFILE) p.set_done(done);
+      }
+      if (done == rec.job.spec().candidates_size()) {
+        EnterStageLocked(rec, v1::STAGE_ALLOCATE, 1);
+        Post([this, job_id] { RunAllocate(job_id); });
+      }
+      break;
+    }
+    case v1::TASK_KIND_QUANTIZE_BLOCK: {
+      const int done = DoneTasksLocked(job_id, v1::TASK_KIND_QUANTIZE_BLOCK);
       for (v1::StageProgress& p : *rec.job.mutable_stages()) {
         if (p.stage() == v1::STAGE_QUANTIZE) p.set_done(done);
       }
@@ -347,6 +405,69 @@ void JobManager::OnTaskDoneLocked(JobRecord& rec, const TaskRecord& task) {
     default:
       break;
   }
+}
+
+void JobManager::RunAllocate(const std::string& job_id) {
+  v1::JobSpec spec;
+  std::vector<LinearLayer> layers;
+  std::map<std::string, std::vector<double>> scores;
+  {
+    absl::MutexLock lock(&mu_);
+    JobRecord* rec = FindLocked(job_id);
+    if (rec == nullptr || IsTerminal(rec->job.state())) return;
+    spec = rec->job.spec();
+    layers = rec->layers;
+    for (const TaskRecord* t : scheduler_.TasksOfJob(job_id)) {
+      if (t->task.kind() != v1::TASK_KIND_PROFILE) continue;
+      for (const auto& [name, score] : t->output.layer_scores()) {
+        std::vector<double>& row = scores[name];
+        row.resize(spec.candidates_size());
+        row[t->task.candidate_index()] = score;
+      }
+    }
+  }
+  absl::StatusOr<v1::Allocation> allocation =
+      PlanAllocation(spec, layers, scores, spec.avg_bits());
+
+  absl::MutexLock lock(&mu_);
+  JobRecord* rec = FindLocked(job_id);
+  if (rec == nullptr || IsTerminal(rec->job.state())) return;
+  if (!allocation.ok()) {
+    FailJobLocked(*rec, absl::StrCat("bit allocation failed: ", allocation.status().message()));
+    return;
+  }
+  std::vector<std::vector<v1::LayerAssignment>> blocks(rec->num_blocks);
+  for (size_t i = 0; i < layers.size(); ++i) {
+    v1::LayerAssignment& a = blocks[layers[i].block].emplace_back();
+    a.set_name(layers[i].name);
+    *a.mutable_scheme() = spec.candidates(allocation->layers(i).chosen());
+  }
+  *rec->job.mutable_result()->mutable_allocation() = *std::move(allocation);
+  FinishStageLocked(*rec, v1::STAGE_ALLOCATE);
+  AddBlockTasksLocked(*rec, blocks);
+  EnterStageLocked(*rec, v1::STAGE_QUANTIZE, rec->num_blocks);
+  TouchLocked(*rec);
+  work_cv_.SignalAll();
+}
+
+absl::StatusOr<v1::Allocation> JobManager::Replan(const std::string& job_id,
+                                                  double avg_bits) const {
+  v1::JobSpec spec;
+  std::vector<LinearLayer> layers;
+  v1::Allocation stored;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = jobs_.find(job_id);
+    if (it == jobs_.end()) return absl::NotFoundError(absl::StrCat("no job ", job_id));
+    spec = it->second.job.spec();
+    layers = it->second.layers;
+    stored = it->second.job.result().allocation();
+  }
+  if (stored.layers_size() == 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", job_id, " has no DeltaLoss table (submit with --avg-bits and --candidates)"));
+  }
+  return PlanAllocation(spec, layers, ScoresOf(stored), avg_bits);
 }
 
 void JobManager::RunAssemble(const std::string& job_id) {
@@ -391,13 +512,7 @@ void JobManager::RunAssemble(const std::string& job_id) {
     Post([this, job_id] { RunPublish(job_id); });
     return;
   }
-  v1::Task t;
-  t.set_task_id(TaskId(job_id, "evaluate"));
-  t.set_job_id(job_id);
-  t.set_kind(v1::TASK_KIND_EVALUATE);
-  *t.mutable_spec() = spec;
-  t.set_work_uri(rec->work_uri);
-  t.set_num_blocks(rec->num_blocks);
+  v1::Task t = BaseTaskLocked(*rec, v1::TASK_KIND_EVALUATE, "evaluate");
   t.set_checkpoint_uri(assembled->staging_uri);
   scheduler_.Add(std::move(t), {});
   EnterStageLocked(*rec, v1::STAGE_EVALUATE, 1);

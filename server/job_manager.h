@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/model/model_layout.h"
 #include "common/util/clock.h"
 #include "server/coordinator_options.h"
 #include "server/task_scheduler.h"
@@ -42,6 +43,8 @@ class JobManager {
   absl::StatusOr<v1::JobState> Cancel(const std::string& job_id);
   // Blocks until the job's version exceeds `*version` or `timeout` passes; returns the job and
   // updates `*version`. NotFound for unknown jobs; DeadlineExceeded on timeout.
+  // Re-solves a mixed-precision job's allocation for `avg_bits` from its DeltaLoss table.
+  absl::StatusOr<v1::Allocation> Replan(const std::string& job_id, double avg_bits) const;
   absl::StatusOr<v1::Job> WaitForChange(const std::string& job_id, int64_t* version,
                                         absl::Duration timeout) const;
 
@@ -61,6 +64,7 @@ class JobManager {
     int num_blocks = 0;
     std::string work_uri;
     std::vector<v1::LayerResult> skipped;
+    std::vector<LinearLayer> layers;        // Quantizable layers (mixed precision allocates them).
     std::map<int, int64_t> stage_start_ms;  // by v1::Stage
     int64_t start_ms = 0;                   // monotonic, for ETA
   };
@@ -71,6 +75,7 @@ class JobManager {
 
   // Driver actions (run without the lock; they take it to apply results).
   void RunInspect(const std::string& job_id);
+  void RunAllocate(const std::string& job_id);
   void RunAssemble(const std::string& job_id);
   void RunPublish(const std::string& job_id);
   void RunCleanup(const std::string& job_id, bool delete_staging);
@@ -83,6 +88,13 @@ class JobManager {
   void TouchLocked(JobRecord& rec) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RefreshProgressLocked(JobRecord& rec) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnTaskDoneLocked(JobRecord& rec, const TaskRecord& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  v1::Task BaseTaskLocked(const JobRecord& rec, v1::TaskKind kind, const std::string& name)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AddBlockTasksLocked(JobRecord& rec,
+                           const std::vector<std::vector<v1::LayerAssignment>>& blocks)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  int DoneTasksLocked(const std::string& job_id, v1::TaskKind kind) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void HandleAttemptEndLocked(const AttemptEnd& end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static bool IsTerminal(v1::JobState s);
 

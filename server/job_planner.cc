@@ -1,5 +1,7 @@
 #include "server/job_planner.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "common/quant/gptq_packing.h"
 #include "common/store/store_factory.h"
@@ -65,9 +67,12 @@ absl::StatusOr<JobPlan> PlanJob(v1::JobSpec* spec_ptr) {
   plan.layout = *std::move(layout);
   ResolveSeqlen(&spec, plan.layout.config.max_position_embeddings);
 
-  SR2_ASSIGN_OR_RETURN(plan.calib_tokens,
-                       CheckTokenFile(spec.calib_uri(),
-                                      int64_t{spec.nsamples()} * spec.seqlen(), "calibration"));
+  const int64_t profile_tokens = int64_t{spec.profile_nsamples()} * spec.profile_seqlen();
+  SR2_ASSIGN_OR_RETURN(
+      plan.calib_tokens,
+      CheckTokenFile(spec.calib_uri(),
+                     std::max(int64_t{spec.nsamples()} * spec.seqlen(), profile_tokens),
+                     "calibration"));
   if (!spec.eval_uri().empty()) {
     SR2_ASSIGN_OR_RETURN(plan.eval_tokens,
                          CheckTokenFile(spec.eval_uri(), spec.eval_seqlen(), "evaluation"));
@@ -87,6 +92,7 @@ absl::StatusOr<JobPlan> PlanJob(v1::JobSpec* spec_ptr) {
                                      "] is not a multiple of 32; kept unquantized"));
         continue;
       }
+      plan.quantizable.push_back(layer);
       v1::LayerAssignment& a = assigned.emplace_back();
       a.set_name(layer.name);
       *a.mutable_scheme() = spec.scheme();

@@ -16,6 +16,7 @@ struct JobPlan {
   ModelLayout layout;
   std::vector<std::vector<v1::LayerAssignment>> blocks;  // Quantized layers per block.
   std::vector<v1::LayerResult> skipped;                  // Layers the format cannot hold.
+  std::vector<LinearLayer> quantizable;                  // All layers that get a scheme.
   int64_t calib_tokens = 0;
   int64_t eval_tokens = 0;
 };

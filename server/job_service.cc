@@ -56,4 +56,12 @@ grpc::Status JobServiceImpl::WatchJob(grpc::ServerContext* context,
   return grpc::Status::CANCELLED;
 }
 
+grpc::Status JobServiceImpl::Replan(grpc::ServerContext*, const v1::ReplanRequest* request,
+                                    v1::ReplanResponse* response) {
+  absl::StatusOr<v1::Allocation> allocation = jobs_->Replan(request->job_id(), request->avg_bits());
+  if (!allocation.ok()) return ToGrpcStatus(allocation.status());
+  *response->mutable_allocation() = *std::move(allocation);
+  return grpc::Status::OK;
+}
+
 }  // namespace sr2::server

@@ -20,6 +20,8 @@ class JobServiceImpl final : public v1::JobService::Service {
                          v1::CancelJobResponse* response) override;
   grpc::Status WatchJob(grpc::ServerContext* context, const v1::WatchJobRequest* request,
                         grpc::ServerWriter<v1::JobEvent>* writer) override;
+  grpc::Status Replan(grpc::ServerContext*, const v1::ReplanRequest* request,
+                      v1::ReplanResponse* response) override;
 
  private:
   JobManager* jobs_;

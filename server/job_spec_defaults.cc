@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/util/status_macros.h"
 
 namespace sr2::server {
 namespace {
@@ -16,14 +17,46 @@ constexpr int kDefaultIters = 200;
 constexpr int kDefaultBatch = 8;
 constexpr int kDefaultEvalSeqlen = 256;
 constexpr uint64_t kDefaultSeed = 42;
+// AutoScheme's DeltaLoss calibration (§3.1): 16 windows of 256 tokens.
+constexpr int kDefaultProfileNsamples = 16;
+constexpr int kDefaultProfileSeqlen = 256;
 
 absl::Status Invalid(const std::string& field, const std::string& why) {
   return absl::InvalidArgumentError(absl::StrCat("invalid job: ", field, " ", why));
 }
 
+absl::Status ValidateScheme(const v1::QuantScheme& s, const std::string& field) {
+  if (s.bits() != 2 && s.bits() != 3 && s.bits() != 4 && s.bits() != 8) {
+    return Invalid(field, absl::StrCat("has ", s.bits(), " bits; supported: 2, 3, 4, 8"));
+  }
+  if (s.group_size() < -1 || s.group_size() == 0) {
+    return Invalid(field, absl::StrCat("has group size ", s.group_size(),
+                                       "; use -1 (per row) or a positive size"));
+  }
+  return absl::OkStatus();
+}
+
+// auto-round's RECIPES (algorithm.md §2.8), applied to fields the user left unset.
+void ApplyPreset(v1::JobSpec* spec) {
+  if (spec->preset() == "best") {
+    if (!spec->has_iters()) spec->set_iters(1000);
+    if (spec->nsamples() == 0) spec->set_nsamples(512);
+  } else if (spec->preset() == "light") {
+    if (!spec->has_iters()) spec->set_iters(50);
+    if (spec->lr() == 0) spec->set_lr(5e-3);
+  } else if (spec->preset() == "rtn") {
+    if (spec->algorithm() == v1::ALGORITHM_UNSPECIFIED) spec->set_algorithm(v1::ALGORITHM_RTN);
+  }
+}
+
 }  // namespace
 
 void FillJobSpecDefaults(v1::JobSpec* spec) {
+  ApplyPreset(spec);
+  // Mixed precision exports with the first candidate as the global scheme (§4.7).
+  if (spec->avg_bits() > 0 && spec->candidates_size() > 0) {
+    *spec->mutable_scheme() = spec->candidates(0);
+  }
   // No scheme at all means the default W4G128 sym; a bare --sym/--asym keeps its choice.
   if (!spec->has_scheme()) spec->mutable_scheme()->set_sym(true);
   v1::QuantScheme* scheme = spec->mutable_scheme();
@@ -32,14 +65,19 @@ void FillJobSpecDefaults(v1::JobSpec* spec) {
   if (spec->algorithm() == v1::ALGORITHM_UNSPECIFIED) spec->set_algorithm(v1::ALGORITHM_SIGNROUND);
   if (spec->format() == v1::FORMAT_UNSPECIFIED) spec->set_format(v1::FORMAT_AUTO_ROUND);
   if (spec->nsamples() == 0) spec->set_nsamples(kDefaultNsamples);
-  // RTN does no tuning; an explicit --iters is still honoured for the other algorithms.
-  if (spec->iters() == 0 && spec->algorithm() != v1::ALGORITHM_RTN) spec->set_iters(kDefaultIters);
+  if (!spec->has_iters()) {
+    spec->set_iters(spec->algorithm() == v1::ALGORITHM_RTN ? 0 : kDefaultIters);
+  }
   if (spec->eval_seqlen() == 0) spec->set_eval_seqlen(kDefaultEvalSeqlen);
   if (spec->seed() == 0) spec->set_seed(kDefaultSeed);
   if (spec->input_mode() == v1::INPUT_MODE_UNSPECIFIED) {
     spec->set_input_mode(v1::INPUT_MODE_QUANTIZED);
   }
   if (spec->batch_size() == 0) spec->set_batch_size(kDefaultBatch);
+  if (spec->avg_bits() > 0) {
+    if (spec->profile_nsamples() == 0) spec->set_profile_nsamples(kDefaultProfileNsamples);
+    if (spec->profile_seqlen() == 0) spec->set_profile_seqlen(kDefaultProfileSeqlen);
+  }
 }
 
 void ResolveSeqlen(v1::JobSpec* spec, int max_position_embeddings) {
@@ -53,13 +91,24 @@ absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
   if (spec.model_uri().empty()) return Invalid("model_uri", "is required");
   if (spec.out_uri().empty()) return Invalid("out_uri", "is required (--out)");
   if (spec.calib_uri().empty()) return Invalid("calib_uri", "is required (--calib)");
-  const int bits = spec.scheme().bits();
-  if (bits != 2 && bits != 3 && bits != 4 && bits != 8) {
-    return Invalid("scheme", absl::StrCat("has ", bits, " bits; supported: 2, 3, 4, 8"));
+  SR2_RETURN_IF_ERROR(ValidateScheme(spec.scheme(), "scheme"));
+  if (spec.avg_bits() < 0) return Invalid("avg_bits", "must not be negative");
+  if (spec.avg_bits() > 0 && spec.candidates_size() < 2) {
+    return Invalid("candidates", "needs at least two schemes with --avg-bits");
   }
-  if (spec.scheme().group_size() < -1 || spec.scheme().group_size() == 0) {
-    return Invalid("scheme", absl::StrCat("has group size ", spec.scheme().group_size(),
-                                          "; use -1 (per row) or a positive size"));
+  if (spec.avg_bits() == 0 && spec.candidates_size() > 0) {
+    return Invalid("candidates", "are only used with --avg-bits");
+  }
+  for (int i = 0; i < spec.candidates_size(); ++i) {
+    SR2_RETURN_IF_ERROR(ValidateScheme(spec.candidates(i), absl::StrCat("candidates[", i, "]")));
+  }
+  if (spec.avg_bits() > 0 &&
+      (spec.profile_nsamples() < 1 || spec.profile_seqlen() < 2)) {
+    return Invalid("profile_nsamples/profile_seqlen", "must be positive");
+  }
+  if (!spec.preset().empty() && spec.preset() != "default" && spec.preset() != "best" &&
+      spec.preset() != "light" && spec.preset() != "rtn") {
+    return Invalid("preset", absl::StrCat("'", spec.preset(), "' is unknown; use default, best, light or rtn"));
   }
   if (spec.nsamples() < 1 || spec.nsamples() > 1 << 20) {
     return Invalid("nsamples", "must be between 1 and 1048576");
@@ -76,10 +125,6 @@ absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
   }
   if (spec.batch_size() < 1) return Invalid("batch_size", "must be positive");
   if (spec.lr() < 0) return Invalid("lr", "must not be negative");
-  if (spec.algorithm() != v1::ALGORITHM_RTN) {
-    return absl::UnimplementedError(
-        "only --algorithm rtn is available in this build; SignRound tuning is not built yet");
-  }
   return absl::OkStatus();
 }
 

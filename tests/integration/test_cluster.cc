@@ -112,7 +112,7 @@ CommandResult RunCommand(const std::vector<std::string>& argv, int timeout_s) {
   return result;
 }
 
-TestCluster::TestCluster(int workers) : dir_(MakeTempDir()) {
+TestCluster::TestCluster(int workers, int threads) : dir_(MakeTempDir()) {
   const int port = FreePort();
   address_ = absl::StrCat("127.0.0.1:", port);
   const std::string bin = BinDir();
@@ -125,7 +125,8 @@ TestCluster::TestCluster(int workers) : dir_(MakeTempDir()) {
   EXPECT_TRUE(s.ok()) << s;
   for (int i = 1; i <= workers; ++i) {
     s = processes_.Start({absl::StrCat("worker-", i),
-                          {bin + "/sr2-worker", "--coordinator", address_, "--threads", "1"},
+                          {bin + "/sr2-worker", "--coordinator", address_, "--threads",
+                           std::to_string(threads)},
                           absl::StrCat(dir_, "/logs/worker-", i, ".log")});
     EXPECT_TRUE(s.ok()) << s;
   }

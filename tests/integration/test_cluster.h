@@ -23,8 +23,9 @@ struct CommandResult {
 
 class TestCluster {
  public:
-  // Starts the coordinator and `workers` workers; fails the test (ASSERT) on error.
-  explicit TestCluster(int workers);
+  // Starts the coordinator and `workers` workers with `threads` libtorch threads each; fails
+  // the test on error.
+  explicit TestCluster(int workers, int threads = 1);
   ~TestCluster();
 
   const std::string& address() const { return address_; }

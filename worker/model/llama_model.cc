@@ -102,12 +102,17 @@ RopeTables MakeRopeTables(const LlamaConfig& config, int64_t seqlen, torch::Devi
 }
 
 torch::Tensor BlockForward(const LlamaConfig& config, const BlockWeights& w, const RopeTables& rope,
-                           const torch::Tensor& x) {
+                           const torch::Tensor& x, const LinearInputObserver& observe_input) {
+  auto observe = [&](std::initializer_list<const char*> names, const torch::Tensor& input) {
+    if (!observe_input) return;
+    for (const char* name : names) observe_input(name, input);
+  };
   const int64_t batch = x.size(0), seq = x.size(1);
   const int64_t heads = config.num_attention_heads, kv_heads = config.num_key_value_heads;
   const int64_t head_dim = config.head_dim;
 
   torch::Tensor h = RmsNorm(x, w.input_norm, config.rms_norm_eps);
+  observe({"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}, h);
   torch::Tensor q = ApplyRope(SplitHeads(Linear(h, w.q_proj, w.q_bias), heads, head_dim), rope);
   torch::Tensor k = ApplyRope(SplitHeads(Linear(h, w.k_proj, w.k_bias), kv_heads, head_dim), rope);
   torch::Tensor v = SplitHeads(Linear(h, w.v_proj, w.v_bias), kv_heads, head_dim);
@@ -126,13 +131,14 @@ torch::Tensor BlockForward(const LlamaConfig& config, const BlockWeights& w, con
   scores.masked_fill_(future, -std::numeric_limits<float>::infinity());
   torch::Tensor attn = torch::matmul(torch::softmax(scores, -1), v);
   attn = attn.transpose(1, 2).reshape({batch, seq, heads * head_dim});
+  observe({"self_attn.o_proj"}, attn);
   torch::Tensor out = x + torch::linear(attn, w.o_proj);
 
   h = RmsNorm(out, w.post_attention_norm, config.rms_norm_eps);
-  torch::Tensor mlp =
-      torch::linear(torch::silu(torch::linear(h, w.gate_proj)) * torch::linear(h, w.up_proj),
-                    w.down_proj);
-  return out + mlp;
+  observe({"mlp.gate_proj", "mlp.up_proj"}, h);
+  torch::Tensor gated = torch::silu(torch::linear(h, w.gate_proj)) * torch::linear(h, w.up_proj);
+  observe({"mlp.down_proj"}, gated);
+  return out + torch::linear(gated, w.down_proj);
 }
 
 absl::StatusOr<LlamaModel> LlamaModel::Create(const LlamaConfig& config,

@@ -3,6 +3,7 @@
 // run a block with substituted (quantize-dequantized, differentiable) Linear weights.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -33,9 +34,15 @@ struct RopeTables {
 };
 RopeTables MakeRopeTables(const LlamaConfig& config, int64_t seqlen, torch::Device device);
 
+// Sees the input [batch, seq, in] of each Linear of a block, by short name ("mlp.down_proj");
+// q/k/v (and gate/up) report the same tensor. Used to collect activation statistics.
+using LinearInputObserver =
+    std::function<void(const std::string& short_name, const torch::Tensor& input)>;
+
 // One decoder block on hidden states x [batch, seq, hidden] with a causal mask.
 torch::Tensor BlockForward(const LlamaConfig& config, const BlockWeights& w, const RopeTables& rope,
-                           const torch::Tensor& x);
+                           const torch::Tensor& x,
+                           const LinearInputObserver& observe_input = nullptr);
 
 class LlamaModel {
  public:

@@ -1,0 +1,67 @@
+// SignRound v1 / SignRoundV2 tuning of one decoder block (algorithm.md §2, §3.4-3.6, §6 Stage D):
+// all target Linears of the block learn rounding offsets V and clip factors jointly with
+// SignSGD, so that the block on the quantized-chain input reproduces the FP block output.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "absl/status/statusor.h"
+#include "common/model/llama_config.h"
+#include "common/quant/quantized_layer.h"
+#include "common/quant/scheme.h"
+#include "worker/model/llama_model.h"
+
+namespace sr2::worker {
+
+struct TuneOptions {
+  int iters = 200;          // 0 = no SignSGD (RTN, or V2 "pre-tune only" when v2 is set).
+  double lr = 0;            // 0 = 1/iters (2/iters for layers with <= 3 bits when iters >= 1000).
+  double minmax_lr = 0;     // 0 = the layer's lr.
+  int batch_size = 8;       // Samples per iteration (all of them when fewer).
+  uint64_t seed = 42;       // The batch sampler's seed; the caller derives it per (job, block).
+  bool enable_minmax_tuning = true;
+  // SignRoundV2: imatrix-weighted pre-tuning scale search and alpha in [0, 2] for sym layers,
+  // plus loss filtering when the block has a sym layer with fewer than 4 bits (§3.5).
+  bool v2 = false;
+};
+
+struct LayerToTune {
+  std::string short_name;  // "self_attn.q_proj" (one of LlamaBlockLinears()).
+  std::string name;        // Full name, e.g. "model.layers.0.self_attn.q_proj".
+  Scheme scheme;
+};
+
+struct BlockTuneResult {
+  std::vector<QuantizedLayer> layers;  // In the order of the `layers` argument.
+  torch::Tensor y_fp;                  // Block_fp(x_fp): the next block's FP input.
+  torch::Tensor x_q_next;              // Block_quantized(x_q): the next quantized-chain input.
+  // Mean squared block-output error of iteration 0 and of the kept (best) iteration; 0 and -1
+  // when iters = 0.
+  double initial_loss = 0, best_loss = 0;
+  int best_iter = -1;
+};
+
+// The tuning loss: mean((pred - target)^2) in fp32 over all elements. With `filter_outliers`,
+// the top max(1, numel / 1000) elements by |pred - target| contribute 0 (the mean still divides
+// by numel), so they get no gradient.
+torch::Tensor BlockLoss(const torch::Tensor& pred, const torch::Tensor& target,
+                        bool filter_outliers);
+
+// Tunes the `layers` of one block (the other Linears stay FP). x_fp and x_q are
+// [nsamples, seqlen, hidden] fp32 on the device of `fp_weights`; they may be the same tensor
+// (unquantized-input mode). `progress` (may be empty) gets the finished fraction and the best
+// loss after each iteration; `cancelled` (may be empty) is polled once per iteration and makes
+// the call return CancelledError. InvalidArgument for bad shapes, options or layer names.
+// Deterministic for a fixed seed and thread count.
+absl::StatusOr<BlockTuneResult> TuneBlock(
+    const LlamaConfig& config, const BlockWeights& fp_weights, const torch::Tensor& x_fp,
+    const torch::Tensor& x_q, const std::vector<LayerToTune>& layers, const TuneOptions& options,
+    const std::function<void(double fraction, double best_loss)>& progress,
+    const std::function<bool()>& cancelled);
+
+}  // namespace sr2::worker

@@ -8,10 +8,17 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev prometheus-cpp-dev libgtest-dev libgmock-dev
   libcurl4-openssl-dev libsqlite3-dev nlohmann-json3-dev libbenchmark-dev libssl-dev
+  # S3 integration tests run against OpenStack Swift's s3api (scripts/start-swift-s3.sh).
+  swift swift-proxy swift-object swift-account swift-container python3-swift memcached
+  # Deployment checks (scripts/check-deploy.sh): promtool, and node/npm for the manifest
+  # validator and the Dockerfile linter.
+  prometheus nodejs npm
 )
 
 missing=()
 for p in "${PACKAGES[@]}"; do
+  # NodeSource's nodejs ships npm itself and conflicts with Debian's npm package.
+  [ "$p" = npm ] && command -v npm >/dev/null && continue
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then

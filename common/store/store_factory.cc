@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/store/local_object_store.h"
+#include "common/store/s3_object_store.h"
 #include "common/util/status_macros.h"
 
 namespace sr2 {
@@ -21,8 +22,8 @@ size_t SchemeLength(std::string_view uri) {
 absl::StatusOr<ObjectStorePtr> OpenStore(std::string_view uri) {
   if (uri.empty()) return absl::InvalidArgumentError("empty store URI");
   if (uri.rfind(kS3Scheme, 0) == 0) {
-    return absl::UnimplementedError(
-        absl::StrCat("opening ", std::string(uri), ": S3 support is not built yet"));
+    SR2_ASSIGN_OR_RETURN(ObjectStorePtr store, S3ObjectStore::Open(uri));
+    return store;
   }
   std::string_view path = uri;
   if (uri.rfind(kFileScheme, 0) == 0) {

@@ -1,5 +1,6 @@
 // Opening stores from URIs. A URI names a folder-like location: a plain path, file:///path or
-// (later) s3://bucket/prefix. Objects are then addressed by keys relative to it.
+// s3://bucket/prefix (configured from the environment, see s3_config.h). Objects are then
+// addressed by keys relative to it.
 #pragma once
 
 #include <string>

@@ -1,15 +1,12 @@
 // sr2-worker: pulls quantization tasks from a coordinator and runs them with libtorch.
 // Usage: sr2-worker --coordinator 127.0.0.1:PORT [--device cpu|cuda:N] [--threads N]
-#include <csignal>
 #include <cstdio>
 #include <thread>
 
 #include <torch/torch.h>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "common/util/dashed_flags.h"
+#include "common/util/process_main.h"
 #include "worker/worker_runtime.h"
 
 ABSL_FLAG(std::string, coordinator, "127.0.0.1:7070", "coordinator address (host:port)");
@@ -17,10 +14,9 @@ ABSL_FLAG(std::string, device, "cpu", "torch device: cpu, cuda or cuda:N");
 ABSL_FLAG(int, threads, 1, "libtorch intra-op threads");
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  sr2::KeepLargeBuffersInHeap();
+  sr2::ParseDaemonFlags(argc, argv,
       "sr2-worker --coordinator 127.0.0.1:PORT [--device cpu|cuda:N] [--threads N]");
-  sr2::AcceptDashedFlags(argc, argv);
-  absl::ParseCommandLine(argc, argv);
 
   sr2::worker::WorkerOptions options;
   options.coordinator = absl::GetFlag(FLAGS_coordinator);
@@ -43,16 +39,11 @@ int main(int argc, char** argv) {
   }
   at::set_num_threads(options.threads);
 
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  const sigset_t stop_signals = sr2::BlockStopSignals();
 
   sr2::worker::WorkerRuntime runtime(options);
   std::thread signal_waiter([&] {
-    int signal = 0;
-    sigwait(&stop_signals, &signal);
+    const int signal = sr2::WaitForStopSignal(stop_signals);
     std::fprintf(stderr, "sr2-worker: signal %d, stopping\n", signal);
     runtime.Stop();
   });

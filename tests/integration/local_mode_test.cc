@@ -36,7 +36,7 @@ TEST(LocalModeTest, QuantizesAndStopsEverythingOnCtrlC) {
   const std::string dir = fs::temp_directory_path() / absl::StrCat("sr2-local-", getpid());
   fs::remove_all(dir);
   fs::create_directories(dir);
-  const int port = 17000 + getpid() % 20000;
+  const int port = FreePort();
   const std::string addr = absl::StrCat("127.0.0.1:", port);
   ProcessSupervisor processes;
   ASSERT_TRUE(processes
@@ -52,14 +52,14 @@ TEST(LocalModeTest, QuantizesAndStopsEverythingOnCtrlC) {
     if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ASSERT_TRUE(up) << ReadFile(dir + "/local.log");
-  EXPECT_EQ(CountProcesses(addr), 3);  // coordinator + 2 workers
+  EXPECT_EQ(CountProcesses(addr), 3) << ReadFile(dir + "/local.log");  // coordinator + 2 workers
 
   CommandResult r = RunCommand(
       {BinDir() + "/sr2ctl", "--coordinator", addr, "submit", kStoriesModel, "--out",
        dir + "/out", "--calib", kCalibTokens, "--scheme", "W4G32", "--algorithm", "rtn",
        "--format", "fake", "--nsamples", "4", "--seqlen", "64", "--wait"},
       120);
-  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.exit_code, 0) << r.err << ReadFile(dir + "/local.log");
   EXPECT_TRUE(fs::exists(dir + "/out/model.safetensors"));
 
   absl::StatusOr<int> status = processes.SignalAndWait("local", SIGINT, std::chrono::seconds(20));

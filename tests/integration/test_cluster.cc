@@ -21,9 +21,7 @@
 namespace sr2::testing {
 namespace fs = std::filesystem;
 
-namespace {
-
-// A port the kernel considers free right now (tiny race with other processes accepted).
+// The kernel picks the port; the tiny race with other processes binding it is accepted.
 int FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -36,6 +34,8 @@ int FreePort() {
   close(fd);
   return ntohs(addr.sin_port);
 }
+
+namespace {
 
 std::string MakeTempDir() {
   static std::mt19937_64 rng{std::random_device{}()};

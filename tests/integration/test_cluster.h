@@ -43,6 +43,8 @@ class TestCluster {
   ProcessSupervisor processes_;
 };
 
+// A loopback port nothing listens on right now.
+int FreePort();
 // The folder holding the built programs (SR2_BIN_DIR, set by CTest).
 std::string BinDir();
 // Runs a program with arguments; captures stdout/stderr; kills it after `timeout_s`.

@@ -4,11 +4,9 @@
 // Usage (from the source root): sr2-quality-bench [--scheme W4G32] [--sym|--asym]
 //   [--algorithm rtn|signround|signroundv2] [--iters 200] [--nsamples 128] [--seqlen 256]
 //   [--seed 42] [--input-mode quantized|fp] [--threads 2]
-#include <malloc.h>
 
 #include <chrono>
 #include <cstdio>
-#include <limits>
 #include <string>
 #include <vector>
 
@@ -23,7 +21,7 @@
 #include "common/model/model_layout.h"
 #include "common/quant/scheme.h"
 #include "common/store/local_object_store.h"
-#include "common/util/dashed_flags.h"
+#include "common/util/process_main.h"
 #include "common/util/status_macros.h"
 #include "worker/model/llama_model.h"
 #include "worker/quant/block_tuner.h"
@@ -107,7 +105,7 @@ absl::Status Run() {
     for (const std::string& short_name : LlamaBlockLinears()) {
       layers.push_back({short_name, BlockPrefix(b) + short_name, scheme});
     }
-    options.seed = absl::GetFlag(FLAGS_seed) + static_cast<uint64_t>(b);
+    options.seed = BlockSeed(absl::GetFlag(FLAGS_seed), b);
     const torch::Tensor& input = input_mode == "fp" ? x_fp : x_q;
     SR2_ASSIGN_OR_RETURN(BlockTuneResult result,
                          TuneBlock(model.config(), model.block(b), x_fp, input, layers, options,
@@ -139,11 +137,7 @@ absl::Status Run() {
 }  // namespace sr2::worker
 
 int main(int argc, char** argv) {
-  // Every tuning iteration frees and reallocates the same multi-MB activation buffers; with
-  // glibc's defaults they go back to the kernel each time and the page faults cost about a
-  // third of the run. Keep them in the heap (mmap only above 32 MB, never trim).
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max());
+  sr2::KeepLargeBuffersInHeap();
   sr2::AcceptDashedFlags(argc, argv);
   absl::ParseCommandLine(argc, argv);
   absl::Status status = sr2::worker::Run();

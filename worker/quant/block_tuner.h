@@ -64,4 +64,10 @@ absl::StatusOr<BlockTuneResult> TuneBlock(
     const std::function<void(double fraction, double best_loss)>& progress,
     const std::function<bool()>& cancelled);
 
+// The sampler seed of block `block` of a job seeded `job_seed`. Seeds derive from the job, never
+// from the worker, so any worker (and the quality bench) draws the same batches.
+inline uint64_t BlockSeed(uint64_t job_seed, int block) {
+  return job_seed + static_cast<uint64_t>(block);
+}
+
 }  // namespace sr2::worker

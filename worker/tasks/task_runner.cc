@@ -151,11 +151,6 @@ absl::StatusOr<v1::TaskOutput> RunRtnBlock(const v1::Task& task, const TaskConte
   return output;
 }
 
-// Seeds derive from the job and the block, never from the worker (same bytes on any worker).
-uint64_t BlockSeed(uint64_t job_seed, int block) {
-  return job_seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(block) + 1;
-}
-
 absl::StatusOr<v1::TaskOutput> RunTunedBlock(const v1::Task& task, const TaskContext& ctx) {
   const v1::JobSpec& spec = task.spec();
   const int block = task.block_index();

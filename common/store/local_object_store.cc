@@ -31,13 +31,6 @@ absl::Status FsError(absl::string_view operation, const std::string& path,
                       absl::StrCat(operation, " ", path, ": ", error.message()));
 }
 
-// Keys handed to List may be partial ("jobs/j1/bl") or end in '/'; the rest must be a valid key.
-absl::Status ValidatePrefix(std::string_view prefix) {
-  if (prefix.empty()) return absl::OkStatus();
-  if (prefix.back() == '/') prefix.remove_suffix(1);
-  return ValidateKey(prefix);
-}
-
 // Maps a whole file read-only; empty files have no mapping.
 class MappedBlob : public Blob {
  public:
@@ -217,7 +210,7 @@ absl::StatusOr<std::unique_ptr<ObjectWriter>> LocalObjectStore::NewWriter(std::s
 }
 
 absl::StatusOr<std::vector<std::string>> LocalObjectStore::List(std::string_view prefix) {
-  SR2_RETURN_IF_ERROR(ValidatePrefix(prefix));
+  SR2_RETURN_IF_ERROR(ValidateKeyPrefix(prefix));
   // Only the folder named by the prefix's complete segments needs walking.
   const size_t slash = prefix.rfind('/');
   const std::string start =

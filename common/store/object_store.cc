@@ -34,4 +34,10 @@ std::string JoinKey(std::string_view a, std::string_view b) {
   return joined;
 }
 
+absl::Status ValidateKeyPrefix(std::string_view prefix) {
+  if (prefix.empty()) return absl::OkStatus();
+  if (prefix.back() == '/') prefix.remove_suffix(1);
+  return ValidateKey(prefix);
+}
+
 }  // namespace sr2

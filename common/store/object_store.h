@@ -71,6 +71,9 @@ using ObjectStorePtr = std::shared_ptr<ObjectStore>;
 // Checks the key rules above; InvalidArgument naming the key otherwise.
 absl::Status ValidateKey(std::string_view key);
 
+// Checks a List prefix: empty, or a valid key optionally followed by '/'.
+absl::Status ValidateKeyPrefix(std::string_view prefix);
+
 // Joins key segments with '/', skipping empty ones.
 std::string JoinKey(std::string_view a, std::string_view b);
 

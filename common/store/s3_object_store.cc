@@ -18,12 +18,6 @@ constexpr std::string_view kS3Scheme = "s3://";
 constexpr int kMaxParts = 10000;
 
 // List prefixes may be partial ("jobs/j1/bl") or end in '/'; the rest must be a valid key.
-absl::Status ValidateListPrefix(std::string_view prefix) {
-  if (prefix.empty()) return absl::OkStatus();
-  if (prefix.back() == '/') prefix.remove_suffix(1);
-  return ValidateKey(prefix);
-}
-
 // S3's bucket naming rules (3-63 of [a-z0-9.-], starting and ending alphanumeric).
 absl::Status ValidateBucketName(const std::string& bucket, std::string_view uri) {
   const bool valid_chars = std::all_of(bucket.begin(), bucket.end(), [](char c) {
@@ -432,7 +426,7 @@ absl::StatusOr<std::vector<S3ObjectStore::ObjectInfo>> S3ObjectStore::ListFull(
 }
 
 absl::StatusOr<std::vector<std::string>> S3ObjectStore::List(std::string_view prefix) {
-  SR2_RETURN_IF_ERROR(ValidateListPrefix(prefix));
+  SR2_RETURN_IF_ERROR(ValidateKeyPrefix(prefix));
   SR2_ASSIGN_OR_RETURN(const std::vector<ObjectInfo> objects, ListFull(FullPrefix(prefix)));
   std::vector<std::string> keys;
   keys.reserve(objects.size());
@@ -524,7 +518,7 @@ absl::Status S3ObjectStore::Publish(std::string_view from, std::string_view to) 
 
 absl::StatusOr<std::vector<S3ObjectStore::PendingUpload>> S3ObjectStore::ListPendingUploads(
     std::string_view prefix) {
-  SR2_RETURN_IF_ERROR(ValidateListPrefix(prefix));
+  SR2_RETURN_IF_ERROR(ValidateKeyPrefix(prefix));
   const std::string full_prefix = FullPrefix(prefix);
   std::vector<PendingUpload> uploads;
   std::string key_marker;

@@ -71,7 +71,8 @@ using ObjectStorePtr = std::shared_ptr<ObjectStore>;
 // Checks the key rules above; InvalidArgument naming the key otherwise.
 absl::Status ValidateKey(std::string_view key);
 
-// Checks a List prefix: empty, or a valid key optionally followed by '/'.
+// Checks a List prefix. Prefixes may be partial ("jobs/j1/bl") or end in '/'; the rest must be
+// a valid key.
 absl::Status ValidateKeyPrefix(std::string_view prefix);
 
 // Joins key segments with '/', skipping empty ones.

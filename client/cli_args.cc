@@ -237,6 +237,7 @@ FlagTable SubmitFlags(CliArgs& out, std::optional<std::string>& scheme_text,
                      spec.set_lr(lr);
                      return absl::OkStatus();
                    }};
+  flags["--device"] = StringFlag([&spec](const std::string& v) { spec.set_device(v); });
   flags["--wait"] = Switch([&out] { out.submit.wait = true; });
   return flags;
 }

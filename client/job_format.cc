@@ -139,6 +139,7 @@ json JobToJson(const v1::Job& job) {
                {"state", JobStateName(job.state())},
                {"stage", StageName(job.stage())},
                {"error", job.error()},
+               {"waiting_reason", job.waiting_reason()},
                {"output_uri", result.output_uri()},
                {"perplexity", result.has_perplexity() ? json(result.perplexity()) : json(nullptr)},
                {"progress", job.progress()},
@@ -169,6 +170,7 @@ std::string JobTable(const v1::Job& job) {
   std::string progress = Percent(job.progress());
   if (!IsTerminal(job.state())) absl::StrAppend(&progress, ", ETA ", FormatDuration(job.eta_seconds()));
   add("Progress:", progress);
+  add("Waiting:", job.waiting_reason());
   add("Model:", spec.model_uri());
   add("Output:", spec.out_uri());
   add("Calib:", spec.calib_uri());

@@ -41,6 +41,7 @@ chosen from DeltaLoss scores by an exact DP under the average-bit budget.
   --share-fused-layers      q/k/v and gate/up get one scheme each
   --profile-nsamples N      DeltaLoss calibration windows (default 16)
   --profile-seqlen N        DeltaLoss window length (default 256)
+  --device cpu|cuda         run the job's tasks only on workers with this device (default any)
 )";
 
 constexpr char kStatusHelp[] = R"(usage: sr2ctl status JOB [-o json|table]

@@ -3,11 +3,13 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "common/quant/checkpoint_export.h"
 #include "common/quant/quantized_layer.h"
 #include "common/quant/scheme.h"
 #include "common/store/store_factory.h"
 #include "common/store/work_keys.h"
 #include "common/tensor/checkpoint.h"
+#include "common/util/sha256.h"
 #include "common/util/status_macros.h"
 
 namespace sr2::server {
@@ -113,10 +115,15 @@ absl::StatusOr<AssembleResult> AssembleCheckpoint(const v1::JobSpec& spec,
   return result;
 }
 
-absl::Status PublishCheckpoint(const std::string& out_uri, const std::string& job_id) {
+absl::Status PublishCheckpoint(const std::string& out_uri, const std::string& job_id,
+                               const std::string& manifest_sha256) {
   SR2_ASSIGN_OR_RETURN(UriLeaf leaf, SplitUriLeaf(out_uri));
   SR2_ASSIGN_OR_RETURN(ObjectStorePtr parent, OpenStore(leaf.parent));
-  return parent->Publish(StagingName(leaf.name, job_id), leaf.name);
+  const absl::Status moved = parent->Publish(StagingName(leaf.name, job_id), leaf.name);
+  if (moved.ok() || manifest_sha256.empty()) return moved;
+  absl::StatusOr<BlobPtr> manifest = parent->Read(JoinKey(leaf.name, kManifestName));
+  if (manifest.ok() && Sha256Hex((*manifest)->view()) == manifest_sha256) return absl::OkStatus();
+  return moved;
 }
 
 absl::Status DiscardStaging(const std::string& out_uri, const std::string& job_id) {

@@ -29,8 +29,11 @@ absl::StatusOr<AssembleResult> AssembleCheckpoint(const v1::JobSpec& spec,
                                                   const std::string& work_uri,
                                                   const std::vector<v1::LayerResult>& quantized);
 
-// Moves the staged checkpoint to out_uri (atomic for local stores).
-absl::Status PublishCheckpoint(const std::string& out_uri, const std::string& job_id);
+// Moves the staged checkpoint to out_uri (atomic for local stores). When the staging folder is
+// gone but out_uri already holds the manifest with `manifest_sha256`, an earlier attempt (e.g.
+// before a coordinator restart) published it, and that counts as success.
+absl::Status PublishCheckpoint(const std::string& out_uri, const std::string& job_id,
+                               const std::string& manifest_sha256);
 
 // Removes a staged checkpoint (job failed or cancelled). Missing staging is not an error.
 absl::Status DiscardStaging(const std::string& out_uri, const std::string& job_id);

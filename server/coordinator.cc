@@ -1,29 +1,28 @@
 #include "server/coordinator.h"
 
-#include <filesystem>
-
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/server_builder.h>
 
 #include "absl/strings/str_cat.h"
+#include "server/state/sqlite_state_store.h"
 
 namespace sr2::server {
 
-Coordinator::Coordinator(const CoordinatorOptions& options)
+Coordinator::Coordinator(const CoordinatorOptions& options, std::unique_ptr<StateStore> state)
     : options_(options),
-      jobs_(options_, SystemClock::Default()),
+      state_(std::move(state)),
+      jobs_(options_, SystemClock::Default(), state_.get()),
       job_service_(&jobs_),
       worker_service_(&jobs_) {}
 
 absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(
     const CoordinatorOptions& options) {
-  std::error_code ec;
-  std::filesystem::create_directories(options.state_dir, ec);
-  if (ec) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot create state dir ", options.state_dir, ": ", ec.message()));
-  }
-  std::unique_ptr<Coordinator> c(new Coordinator(options));
+  absl::StatusOr<std::unique_ptr<SqliteStateStore>> state =
+      SqliteStateStore::Open(options.state_dir);
+  if (!state.ok()) return state.status();
+  std::unique_ptr<Coordinator> c(new Coordinator(options, *std::move(state)));
+  // Jobs left unfinished by a previous coordinator resume before any client or worker call.
+  if (absl::Status s = c->jobs_.Restore(); !s.ok()) return s;
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &c->port_);

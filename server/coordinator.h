@@ -12,6 +12,7 @@
 #include "server/coordinator_options.h"
 #include "server/job_manager.h"
 #include "server/job_service.h"
+#include "server/state/state_store.h"
 #include "server/worker_service.h"
 
 namespace sr2::server {
@@ -26,9 +27,10 @@ class Coordinator {
   void Shutdown(absl::Duration grace);
 
  private:
-  explicit Coordinator(const CoordinatorOptions& options);
+  Coordinator(const CoordinatorOptions& options, std::unique_ptr<StateStore> state);
 
   CoordinatorOptions options_;
+  std::unique_ptr<StateStore> state_;
   JobManager jobs_;
   JobServiceImpl job_service_;
   WorkerServiceImpl worker_service_;

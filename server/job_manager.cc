@@ -1,6 +1,7 @@
 #include "server/job_manager.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <random>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +12,8 @@
 #include "server/checkpoint_assembler.h"
 #include "server/job_planner.h"
 #include "server/job_spec_defaults.h"
+#include "server/state/persisted_records.h"
+#include "server/task_requirements.h"
 
 namespace sr2::server {
 namespace {
@@ -74,9 +77,10 @@ bool CompatibleVersion(const std::string& worker_version) {
 
 }  // namespace
 
-JobManager::JobManager(const CoordinatorOptions& options, const Clock* clock)
+JobManager::JobManager(const CoordinatorOptions& options, const Clock* clock, StateStore* state)
     : options_(options),
       clock_(clock),
+      state_(state),
       scheduler_(clock, SchedulerOptions{options.lease_ms, options.max_task_attempts}) {}
 
 JobManager::~JobManager() { Stop(); }
@@ -130,6 +134,47 @@ void JobManager::SweepLoop() {
     sweep_cv_.WaitWithTimeout(&mu_, absl::Milliseconds(options_.lease_sweep_interval_ms));
     if (stopping_) return;
     for (const AttemptEnd& end : scheduler_.ExpireLeases()) HandleAttemptEndLocked(end);
+    UpdateWaitingReasonsLocked();
+  }
+}
+
+WorkerCapacity JobManager::CapacityOf(const std::string& worker_id) const {
+  const WorkerRecord& w = workers_.at(worker_id);
+  return WorkerCapacity{worker_id, w.info.device(), w.info.memory_bytes()};
+}
+
+void JobManager::UpdateWaitingReasonsLocked() {
+  // Workers long-poll every few seconds and heartbeat while busy; one silent for this long is
+  // gone.
+  constexpr int64_t kWorkerLivenessMs = 30000;
+  const int64_t now = clock_->NowMs();
+  std::vector<WorkerCapacity> live;
+  for (const auto& [id, w] : workers_) {
+    if (now - w.last_seen_ms <= kWorkerLivenessMs) live.push_back(CapacityOf(id));
+  }
+  std::map<std::string, std::string> reasons;  // by job: its first task nobody can hold
+  for (const TaskRecord* t : scheduler_.ReadyTasks()) {
+    const std::string& job = t->task.job_id();
+    if (reasons.count(job)) continue;
+    const v1::TaskRequirements& needs = t->task.requirements();
+    const bool holdable = std::any_of(live.begin(), live.end(), [&](const WorkerCapacity& w) {
+      return CanHold(w, needs);
+    });
+    if (holdable || live.empty()) continue;  // No workers at all is not a capability problem.
+    int64_t largest = 0;
+    for (const WorkerCapacity& w : live) largest = std::max(largest, w.memory_bytes);
+    reasons[job] = absl::StrFormat(
+        "no worker can hold task %s (needs %s%.2f GiB; %d live workers, largest %.2f GiB)",
+        t->task.task_id(), needs.device().empty() ? "" : absl::StrCat("device ", needs.device(), ", "),
+        needs.memory_bytes() / double(1 << 30), live.size(), largest / double(1 << 30));
+  }
+  for (auto& [id, rec] : jobs_) {
+    if (IsTerminal(rec.job.state())) continue;
+    const std::string reason = reasons.count(id) ? reasons[id] : "";
+    if (reason != rec.job.waiting_reason()) {
+      rec.job.set_waiting_reason(reason);
+      TouchLocked(rec);
+    }
   }
 }
 
@@ -141,7 +186,111 @@ JobManager::JobRecord* JobManager::FindLocked(const std::string& job_id) {
 void JobManager::TouchLocked(JobRecord& rec) {
   RefreshProgressLocked(rec);
   rec.version++;
+  if (absl::Status saved = SaveLocked(rec); !saved.ok() && !IsTerminal(rec.job.state())) {
+    std::fprintf(stderr, "sr2-coordinator: %s\n", std::string(saved.message()).c_str());
+    // Not FailJobLocked: it would touch (and try to save) again.
+    rec.job.set_state(v1::JOB_STATE_FAILED);
+    rec.job.set_error(absl::StrCat("the coordinator could not save the job's state: ",
+                                   saved.message()));
+    rec.job.set_end_time_ms(clock_->UnixMs());
+    scheduler_.RemoveJob(rec.job.id());
+    (void)SaveLocked(rec);
+    const std::string id = rec.job.id();
+    Post([this, id] { RunCleanup(id, /*delete_staging=*/true); });
+  }
   changed_cv_.SignalAll();
+}
+
+absl::Status JobManager::SaveLocked(const JobRecord& rec) {
+  StateBatch batch;
+  v1::PersistedJob& job = batch.jobs.emplace_back();
+  *job.mutable_job() = rec.job;
+  job.set_num_blocks(rec.num_blocks);
+  job.set_work_uri(rec.work_uri);
+  for (const v1::LayerResult& l : rec.skipped) *job.add_skipped() = l;
+  for (const LinearLayer& l : rec.layers) *job.add_layers() = ToPersisted(l);
+  for (const auto& [kind, needs] : rec.needs) (*job.mutable_requirements())[kind] = needs;
+  TaskScheduler::Changes changes = scheduler_.TakeChanges();
+  batch.jobs_without_tasks = std::move(changes.removed_jobs);
+  for (const std::string& id : changes.tasks) {
+    if (const TaskRecord* t = scheduler_.Find(id); t != nullptr) {
+      batch.tasks.push_back(ToPersisted(*t));
+    }
+  }
+  return state_->Apply(batch);
+}
+
+absl::Status JobManager::Restore() {
+  absl::StatusOr<StateSnapshot> snapshot = state_->Load();
+  if (!snapshot.ok()) return snapshot.status();
+  absl::MutexLock lock(&mu_);
+  const int64_t now_ms = clock_->NowMs();
+  const int64_t unix_ms = clock_->UnixMs();
+  for (const v1::PersistedJob& saved : snapshot->jobs) {
+    JobRecord& rec = jobs_[saved.job().id()];
+    rec.job = saved.job();
+    rec.num_blocks = saved.num_blocks();
+    rec.work_uri = saved.work_uri();
+    rec.skipped.assign(saved.skipped().begin(), saved.skipped().end());
+    for (const v1::PersistedLinear& l : saved.layers()) rec.layers.push_back(FromPersisted(l));
+    rec.needs.insert(saved.requirements().begin(), saved.requirements().end());
+    // Monotonic times restart from the wall-clock ones, so ETAs carry on.
+    if (rec.job.start_time_ms() > 0) rec.start_ms = now_ms - (unix_ms - rec.job.start_time_ms());
+    for (const v1::StageProgress& p : rec.job.stages()) {
+      rec.stage_start_ms[p.stage()] = now_ms - static_cast<int64_t>(p.elapsed_seconds() * 1000);
+    }
+  }
+  for (const v1::PersistedTask& saved : snapshot->tasks) {
+    auto it = jobs_.find(saved.task().job_id());
+    if (it == jobs_.end() || IsTerminal(it->second.job.state())) continue;
+    scheduler_.Restore(FromPersisted(saved));
+  }
+  scheduler_.FinishRestore();
+  (void)scheduler_.TakeChanges();  // Restored as saved: nothing new to write.
+  int resumed = 0;
+  for (auto& [id, rec] : jobs_) {
+    if (IsTerminal(rec.job.state())) continue;
+    ResumeLocked(rec);
+    ++resumed;
+  }
+  if (!jobs_.empty()) {
+    std::fprintf(stderr, "sr2-coordinator: restored %zu jobs from %s, %d unfinished resume\n",
+                 jobs_.size(), options_.state_dir.c_str(), resumed);
+  }
+  return absl::OkStatus();
+}
+
+void JobManager::ResumeLocked(JobRecord& rec) {
+  const std::string id = rec.job.id();
+  const std::vector<const TaskRecord*> tasks = scheduler_.TasksOfJob(id);
+  // The stage transitions that run on the driver thread are re-posted; task stages carry on
+  // from the restored tasks. Every driver action is idempotent.
+  if (tasks.empty()) {
+    // Inspect had not finished: plan again from the start.
+    rec.job.set_state(v1::JOB_STATE_PENDING);
+    rec.job.clear_stages();
+    rec.stage_start_ms.clear();
+    Post([this, id] { RunInspect(id); });
+    return;
+  }
+  switch (rec.job.stage()) {
+    case v1::STAGE_ALLOCATE:
+      Post([this, id] { RunAllocate(id); });
+      break;
+    case v1::STAGE_ASSEMBLE:
+      // Without an evaluation, an assembled job was publishing.
+      if (rec.job.result().manifest_sha256().empty()) {
+        Post([this, id] { RunAssemble(id); });
+      } else {
+        Post([this, id] { RunPublish(id); });
+      }
+      break;
+    case v1::STAGE_EVALUATE:
+      if (DoneTasksLocked(id, v1::TASK_KIND_EVALUATE) == 1) Post([this, id] { RunPublish(id); });
+      break;
+    default:
+      break;
+  }
 }
 
 void JobManager::EnterStageLocked(JobRecord& rec, v1::Stage stage, int total) {
@@ -208,6 +357,11 @@ absl::StatusOr<std::string> JobManager::Submit(v1::JobSpec spec) {
   rec.job.set_create_time_ms(clock_->UnixMs());
   rec.job.set_eta_seconds(-1);
   rec.work_uri = JoinUri(options_.store_uri, absl::StrCat("jobs/", id));
+  // A job is accepted only once it is saved: an acknowledged job survives a restart.
+  if (absl::Status saved = SaveLocked(rec); !saved.ok()) {
+    jobs_.erase(id);
+    return absl::UnavailableError(absl::StrCat("cannot accept the job: ", saved.message()));
+  }
   TouchLocked(rec);
   Post([this, id] { RunInspect(id); });
   return id;
@@ -304,6 +458,7 @@ void JobManager::RunInspect(const std::string& job_id) {
   }
 
   rec->layers = plan->quantizable;
+  rec->needs = EstimateTaskRequirements(plan->layout, spec);
   scheduler_.Add(BaseTaskLocked(*rec, v1::TASK_KIND_CALIBRATE, "calibrate"), {});
   if (IsMixed(spec)) {
     // One profile task per candidate; the blocks are planned once the scores are in.
@@ -334,6 +489,11 @@ v1::Task JobManager::BaseTaskLocked(const JobRecord& rec, v1::TaskKind kind,
   *t.mutable_spec() = rec.job.spec();
   t.set_work_uri(rec.work_uri);
   t.set_num_blocks(rec.num_blocks);
+  if (auto needs = rec.needs.find(kind); needs != rec.needs.end()) {
+    *t.mutable_requirements() = needs->second;
+  } else {
+    t.mutable_requirements()->set_device(rec.job.spec().device());
+  }
   return t;
 }
 
@@ -521,14 +681,15 @@ void JobManager::RunAssemble(const std::string& job_id) {
 }
 
 void JobManager::RunPublish(const std::string& job_id) {
-  std::string out_uri;
+  std::string out_uri, manifest_sha256;
   {
     absl::MutexLock lock(&mu_);
     JobRecord* rec = FindLocked(job_id);
     if (rec == nullptr || IsTerminal(rec->job.state())) return;
     out_uri = rec->job.spec().out_uri();
+    manifest_sha256 = rec->job.result().manifest_sha256();
   }
-  absl::Status published = PublishCheckpoint(out_uri, job_id);
+  absl::Status published = PublishCheckpoint(out_uri, job_id, manifest_sha256);
 
   absl::MutexLock lock(&mu_);
   JobRecord* rec = FindLocked(job_id);
@@ -574,7 +735,7 @@ absl::StatusOr<v1::RegisterWorkerResponse> JobManager::RegisterWorker(const v1::
   }
   absl::MutexLock lock(&mu_);
   const std::string id = absl::StrCat("w-", next_worker_++);
-  workers_[id] = info;
+  workers_[id] = WorkerRecord{info, clock_->NowMs()};
   v1::RegisterWorkerResponse response;
   response.set_worker_id(id);
   response.set_heartbeat_interval_ms(options_.heartbeat_interval_ms);
@@ -588,13 +749,15 @@ absl::StatusOr<std::optional<v1::Task>> JobManager::AcquireTask(const std::strin
   if (!workers_.count(worker_id)) {
     return absl::NotFoundError(absl::StrCat("unknown worker ", worker_id, "; register again"));
   }
+  workers_[worker_id].last_seen_ms = clock_->NowMs();
+  const WorkerCapacity capacity = CapacityOf(worker_id);
   const absl::Time deadline =
       absl::Now() + std::min(wait, absl::Milliseconds(options_.max_acquire_wait_ms));
-  while (!stopping_ && !scheduler_.HasReadyTask()) {
+  while (!stopping_ && !scheduler_.HasReadyTaskFor(capacity)) {
     if (work_cv_.WaitWithDeadline(&mu_, deadline)) break;
   }
   if (stopping_) return std::optional<v1::Task>();
-  std::optional<v1::Task> task = scheduler_.Acquire(worker_id);
+  std::optional<v1::Task> task = scheduler_.Acquire(capacity);
   if (task) {
     JobRecord* rec = FindLocked(task->job_id());
     if (rec != nullptr) TouchLocked(*rec);
@@ -605,6 +768,9 @@ absl::StatusOr<std::optional<v1::Task>> JobManager::AcquireTask(const std::strin
 v1::HeartbeatResponse JobManager::Heartbeat(const v1::HeartbeatRequest& request) {
   absl::MutexLock lock(&mu_);
   v1::HeartbeatResponse response;
+  if (auto w = workers_.find(request.worker_id()); w != workers_.end()) {
+    w->second.last_seen_ms = clock_->NowMs();
+  }
   const TaskRecord* task = scheduler_.Find(request.task_id());
   if (task != nullptr) {
     JobRecord* rec = FindLocked(task->task.job_id());

@@ -18,6 +18,7 @@
 #include "common/model/model_layout.h"
 #include "common/util/clock.h"
 #include "server/coordinator_options.h"
+#include "server/state/state_store.h"
 #include "server/task_scheduler.h"
 #include "sr2/v1/job_service.pb.h"
 #include "sr2/v1/worker_service.pb.h"
@@ -26,11 +27,15 @@ namespace sr2::server {
 
 class JobManager {
  public:
-  JobManager(const CoordinatorOptions& options, const Clock* clock);
+  // `state` saves every job and task transition; it must outlive the manager.
+  JobManager(const CoordinatorOptions& options, const Clock* clock, StateStore* state);
   ~JobManager();
   JobManager(const JobManager&) = delete;
   JobManager& operator=(const JobManager&) = delete;
 
+  // Loads the saved jobs and tasks and resumes the unfinished jobs (call before Start()):
+  // finished tasks stay finished, leases of running tasks stay valid for a fresh lease period.
+  absl::Status Restore();
   // Starts the driver and lease-sweeper threads.
   void Start();
   // Stops the threads; pending driver actions are dropped (jobs stay as they are).
@@ -41,10 +46,10 @@ class JobManager {
   absl::StatusOr<v1::Job> Get(const std::string& job_id) const;
   std::vector<v1::Job> List() const;
   absl::StatusOr<v1::JobState> Cancel(const std::string& job_id);
-  // Blocks until the job's version exceeds `*version` or `timeout` passes; returns the job and
-  // updates `*version`. NotFound for unknown jobs; DeadlineExceeded on timeout.
   // Re-solves a mixed-precision job's allocation for `avg_bits` from its DeltaLoss table.
   absl::StatusOr<v1::Allocation> Replan(const std::string& job_id, double avg_bits) const;
+  // Blocks until the job's version exceeds `*version` or `timeout` passes; returns the job and
+  // updates `*version`. NotFound for unknown jobs; DeadlineExceeded on timeout.
   absl::StatusOr<v1::Job> WaitForChange(const std::string& job_id, int64_t* version,
                                         absl::Duration timeout) const;
 
@@ -65,6 +70,7 @@ class JobManager {
     std::string work_uri;
     std::vector<v1::LayerResult> skipped;
     std::vector<LinearLayer> layers;        // Quantizable layers (mixed precision allocates them).
+    std::map<int, v1::TaskRequirements> needs;  // by v1::TaskKind (task_requirements.h)
     std::map<int, int64_t> stage_start_ms;  // by v1::Stage
     int64_t start_ms = 0;                   // monotonic, for ETA
   };
@@ -85,7 +91,11 @@ class JobManager {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishStageLocked(JobRecord& rec, v1::Stage stage) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FailJobLocked(JobRecord& rec, const std::string& error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Refreshes progress, saves the job with every task change since the last save, and wakes
+  // watchers. A job whose state cannot be saved fails: a restart would lose its progress.
   void TouchLocked(JobRecord& rec) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status SaveLocked(const JobRecord& rec) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ResumeLocked(JobRecord& rec) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RefreshProgressLocked(JobRecord& rec) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnTaskDoneLocked(JobRecord& rec, const TaskRecord& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::Task BaseTaskLocked(const JobRecord& rec, v1::TaskKind kind, const std::string& name)
@@ -100,6 +110,7 @@ class JobManager {
 
   const CoordinatorOptions options_;
   const Clock* clock_;
+  StateStore* const state_;
 
   mutable absl::Mutex mu_;
   mutable absl::CondVar changed_cv_;  // Any job changed (watchers).
@@ -109,7 +120,15 @@ class JobManager {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::map<std::string, JobRecord> jobs_ ABSL_GUARDED_BY(mu_);
   TaskScheduler scheduler_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, v1::WorkerInfo> workers_ ABSL_GUARDED_BY(mu_);
+  struct WorkerRecord {
+    v1::WorkerInfo info;
+    int64_t last_seen_ms = 0;  // Last acquire or heartbeat.
+  };
+  // Explains in Job.waiting_reason when no live worker can hold a job's ready task.
+  void UpdateWaitingReasonsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  WorkerCapacity CapacityOf(const std::string& worker_id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  std::map<std::string, WorkerRecord> workers_ ABSL_GUARDED_BY(mu_);
   int64_t next_worker_ ABSL_GUARDED_BY(mu_) = 1;
   std::deque<std::function<void()>> actions_ ABSL_GUARDED_BY(mu_);
 

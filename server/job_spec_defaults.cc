@@ -125,6 +125,9 @@ absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
   }
   if (spec.batch_size() < 1) return Invalid("batch_size", "must be positive");
   if (spec.lr() < 0) return Invalid("lr", "must not be negative");
+  if (!spec.device().empty() && spec.device() != "cpu" && spec.device() != "cuda") {
+    return Invalid("device", absl::StrCat("'", spec.device(), "' is unknown; use cpu or cuda"));
+  }
   return absl::OkStatus();
 }
 

@@ -15,10 +15,42 @@ void TaskScheduler::Add(v1::Task task, std::vector<std::string> deps) {
   rec.task = std::move(task);
   rec.deps = std::move(deps);
   for (const std::string& d : rec.deps) dependents_.emplace(d, id);
+  MarkChanged(id);
   if (DepsDone(rec)) {
     rec.state = TaskState::kReady;
     ready_.push_back(id);
   }
+}
+
+void TaskScheduler::Restore(TaskRecord record) {
+  const std::string id = record.task.task_id();
+  next_lease_id_ = std::max(next_lease_id_, record.task.lease_id() + 1);
+  if (record.state == TaskState::kRunning) {
+    record.lease_deadline_ms = clock_->NowMs() + options_.lease_ms;
+    record.started_ms = clock_->NowMs();
+  }
+  for (const std::string& d : record.deps) dependents_.emplace(d, id);
+  tasks_[id] = std::move(record);
+  restored_.push_back(id);
+}
+
+void TaskScheduler::FinishRestore() {
+  for (const std::string& id : restored_) {
+    TaskRecord& t = tasks_.at(id);
+    if (t.state == TaskState::kRunning || t.state == TaskState::kDone) continue;
+    t.state = DepsDone(t) ? TaskState::kReady : TaskState::kWaiting;
+    if (t.state == TaskState::kReady) ready_.push_back(id);
+  }
+  restored_.clear();
+}
+
+TaskScheduler::Changes TaskScheduler::TakeChanges() {
+  Changes changes;
+  changes.tasks.assign(changed_.begin(), changed_.end());
+  changes.removed_jobs = std::move(removed_jobs_);
+  changed_.clear();
+  removed_jobs_.clear();
+  return changes;
 }
 
 bool TaskScheduler::DepsDone(const TaskRecord& t) const {
@@ -28,13 +60,33 @@ bool TaskScheduler::DepsDone(const TaskRecord& t) const {
   });
 }
 
-std::optional<v1::Task> TaskScheduler::Acquire(const std::string& worker_id) {
-  if (ready_.empty()) return std::nullopt;
-  // Fairness: among ready tasks pick the one whose job was granted least recently; FIFO
-  // within a job keeps block order.
+bool CanHold(const WorkerCapacity& worker, const v1::TaskRequirements& needs) {
+  if (!needs.device().empty()) {
+    const std::string kind = worker.device.substr(0, worker.device.find(':'));
+    if (kind != needs.device()) return false;
+  }
+  return worker.memory_bytes == 0 || needs.memory_bytes() <= worker.memory_bytes;
+}
+
+bool TaskScheduler::HasReadyTaskFor(const WorkerCapacity& worker) const {
+  return std::any_of(ready_.begin(), ready_.end(), [&](const std::string& id) {
+    return CanHold(worker, tasks_.at(id).task.requirements());
+  });
+}
+
+std::vector<const TaskRecord*> TaskScheduler::ReadyTasks() const {
+  std::vector<const TaskRecord*> out;
+  for (const std::string& id : ready_) out.push_back(&tasks_.at(id));
+  return out;
+}
+
+std::optional<v1::Task> TaskScheduler::Acquire(const WorkerCapacity& worker) {
+  // Fairness: among ready tasks the worker can hold, pick the one whose job was granted least
+  // recently; FIFO within a job keeps block order.
   auto best = ready_.end();
   int64_t best_grant = 0;
   for (auto it = ready_.begin(); it != ready_.end(); ++it) {
+    if (!CanHold(worker, tasks_.at(*it).task.requirements())) continue;
     const std::string& job = tasks_.at(*it).task.job_id();
     auto g = job_last_grant_.find(job);
     const int64_t last = g == job_last_grant_.end() ? -1 : g->second;
@@ -43,15 +95,17 @@ std::optional<v1::Task> TaskScheduler::Acquire(const std::string& worker_id) {
       best_grant = last;
     }
   }
+  if (best == ready_.end()) return std::nullopt;
   TaskRecord& rec = tasks_.at(*best);
   ready_.erase(best);
   rec.state = TaskState::kRunning;
   rec.attempts++;
-  rec.worker_id = worker_id;
+  rec.worker_id = worker.worker_id;
   rec.started_ms = clock_->NowMs();
   rec.lease_deadline_ms = rec.started_ms + options_.lease_ms;
   rec.progress = 0;
   rec.task.set_lease_id(next_lease_id_++);
+  MarkChanged(rec.task.task_id());
   job_last_grant_[rec.task.job_id()] = ++grant_counter_;
   return rec.task;
 }
@@ -86,6 +140,7 @@ absl::Status TaskScheduler::Complete(const std::string& task_id, int64_t lease_i
   it->second.state = TaskState::kDone;
   it->second.progress = 1;
   it->second.output = std::move(output);
+  MarkChanged(task_id);
   PromoteDependents(task_id);
   return absl::OkStatus();
 }
@@ -104,6 +159,7 @@ void TaskScheduler::PromoteDependents(const std::string& done_id) {
 AttemptEnd TaskScheduler::EndAttempt(TaskRecord& t, const std::string& error, bool retryable) {
   t.last_error = error;
   t.worker_id.clear();
+  MarkChanged(t.task.task_id());
   AttemptEnd end{t.task.task_id(), t.task.job_id(), false, error};
   if (retryable && t.attempts < options_.max_attempts) {
     t.state = TaskState::kReady;
@@ -148,12 +204,14 @@ void TaskScheduler::RemoveJob(const std::string& job_id) {
   for (auto it = tasks_.begin(); it != tasks_.end();) {
     if (it->second.task.job_id() == job_id) {
       dependents_.erase(it->first);
+      changed_.erase(it->first);
       it = tasks_.erase(it);
     } else {
       ++it;
     }
   }
   job_last_grant_.erase(job_id);
+  removed_jobs_.push_back(job_id);
 }
 
 const TaskRecord* TaskScheduler::Find(const std::string& task_id) const {

@@ -41,6 +41,17 @@ struct TaskRecord {
   v1::TaskOutput output;
 };
 
+// What a worker offers (WorkerInfo, as registered).
+struct WorkerCapacity {
+  std::string worker_id;
+  std::string device;        // "cpu", "cuda:0", ...
+  int64_t memory_bytes = 0;  // 0 = unknown: any memory requirement is accepted.
+};
+
+// Whether `worker` can run a task with `needs`: the device kind matches ("cuda" accepts any
+// "cuda:N") and the memory fits.
+bool CanHold(const WorkerCapacity& worker, const v1::TaskRequirements& needs);
+
 // What became of a task whose attempt ended without success.
 struct AttemptEnd {
   std::string task_id;
@@ -56,8 +67,9 @@ class TaskScheduler {
   // Adds a task; it becomes ready once every dependency is done. REQUIRES: unique task_id.
   void Add(v1::Task task, std::vector<std::string> deps);
 
-  // Grants the next ready task to `worker_id`, rotating over jobs so that none starves.
-  std::optional<v1::Task> Acquire(const std::string& worker_id);
+  // Grants the next ready task that `worker` can hold, rotating over jobs so that none
+  // starves.
+  std::optional<v1::Task> Acquire(const WorkerCapacity& worker);
 
   // Renews the lease of a running task. FailedPrecondition when the lease is stale (expired
   // and re-granted, or the task is gone).
@@ -79,15 +91,32 @@ class TaskScheduler {
   // Forgets every task of a job (cancel, failure, success).
   void RemoveJob(const std::string& job_id);
 
+  // Puts back a task from the coordinator's saved state, in the order they were first added.
+  // A running task keeps its lease (the worker may still be on it) with a fresh deadline;
+  // kReady/kWaiting are recomputed from the dependencies by FinishRestore().
+  void Restore(TaskRecord record);
+  void FinishRestore();
+
+  // Task ids added or changed (state, lease, attempts, output) and jobs removed since the last
+  // call: what the coordinator must save. Heartbeat progress is not a change worth saving.
+  struct Changes {
+    std::vector<std::string> tasks;
+    std::vector<std::string> removed_jobs;
+  };
+  Changes TakeChanges();
+
   // nullptr when unknown.
   const TaskRecord* Find(const std::string& task_id) const;
   std::vector<const TaskRecord*> TasksOfJob(const std::string& job_id) const;
-  bool HasReadyTask() const { return !ready_.empty(); }
+  bool HasReadyTaskFor(const WorkerCapacity& worker) const;
+  // Ready tasks, oldest first (for explaining why they wait).
+  std::vector<const TaskRecord*> ReadyTasks() const;
 
  private:
   void PromoteDependents(const std::string& done_id);
   bool DepsDone(const TaskRecord& t) const;
   AttemptEnd EndAttempt(TaskRecord& t, const std::string& error, bool retryable);
+  void MarkChanged(const std::string& task_id) { changed_.insert(task_id); }
 
   const Clock* clock_;
   SchedulerOptions options_;
@@ -97,6 +126,9 @@ class TaskScheduler {
   std::deque<std::string> ready_;                        // FIFO of ready task ids
   std::map<std::string, int64_t> job_last_grant_;        // for fairness across jobs
   int64_t grant_counter_ = 0;
+  std::vector<std::string> restored_;  // Restore() order, until FinishRestore().
+  std::set<std::string> changed_;
+  std::vector<std::string> removed_jobs_;
 };
 
 }  // namespace sr2::server

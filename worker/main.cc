@@ -12,6 +12,9 @@
 ABSL_FLAG(std::string, coordinator, "127.0.0.1:7070", "coordinator address (host:port)");
 ABSL_FLAG(std::string, device, "cpu", "torch device: cpu, cuda or cuda:N");
 ABSL_FLAG(int, threads, 1, "libtorch intra-op threads");
+ABSL_FLAG(double, memory_gib, 0,
+          "memory tasks may use, in GiB; 0 = the container limit or physical RAM (CPU) or "
+          "unknown (CUDA: set it to the GPU's memory)");
 
 int main(int argc, char** argv) {
   sr2::KeepLargeBuffersInHeap();
@@ -22,6 +25,11 @@ int main(int argc, char** argv) {
   options.coordinator = absl::GetFlag(FLAGS_coordinator);
   options.device = absl::GetFlag(FLAGS_device);
   options.threads = absl::GetFlag(FLAGS_threads);
+  options.memory_bytes = static_cast<int64_t>(absl::GetFlag(FLAGS_memory_gib) * (1LL << 30));
+  if (options.memory_bytes < 0) {
+    std::fprintf(stderr, "sr2-worker: error: --memory-gib must not be negative\n");
+    return 2;
+  }
   if (options.threads < 1) {
     std::fprintf(stderr, "sr2-worker: error: --threads must be at least 1\n");
     return 2;

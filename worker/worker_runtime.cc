@@ -5,6 +5,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -31,10 +32,30 @@ std::string Hostname() {
   return buf;
 }
 
-int64_t MemoryBytes() {
+// A number from a cgroup file, 0 when absent or "max".
+int64_t CgroupLimit(const char* path) {
+  std::ifstream in(path);
+  int64_t limit = 0;
+  return (in >> limit) ? limit : 0;
+}
+
+// What a CPU worker can give its tasks: physical RAM, or less when a container limit says so.
+int64_t HostMemoryBytes() {
   const long pages = sysconf(_SC_PHYS_PAGES);
   const long page = sysconf(_SC_PAGE_SIZE);
-  return pages > 0 && page > 0 ? int64_t{pages} * page : 0;
+  int64_t bytes = pages > 0 && page > 0 ? int64_t{pages} * page : 0;
+  for (const char* path : {"/sys/fs/cgroup/memory.max",                      // cgroup v2
+                           "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {  // cgroup v1
+    const int64_t limit = CgroupLimit(path);
+    if (limit > 0 && (bytes == 0 || limit < bytes)) bytes = limit;
+  }
+  return bytes;
+}
+
+int64_t AdvertisedMemory(const WorkerOptions& options) {
+  if (options.memory_bytes > 0) return options.memory_bytes;
+  // GPU memory cannot be read without CUDA headers here; unknown lets every task through.
+  return options.device.rfind("cuda", 0) == 0 ? 0 : HostMemoryBytes();
 }
 
 }  // namespace
@@ -58,7 +79,7 @@ absl::Status WorkerRuntime::Register() {
   info->set_hostname(Hostname());
   info->set_device(options_.device);
   info->set_threads(options_.threads);
-  info->set_memory_bytes(MemoryBytes());
+  info->set_memory_bytes(AdvertisedMemory(options_));
   info->set_version(SR2_VERSION);
   v1::RegisterWorkerResponse response;
   grpc::ClientContext ctx;
@@ -67,9 +88,10 @@ absl::Status WorkerRuntime::Register() {
   if (!s.ok()) return FromGrpcStatus(s);
   worker_id_ = response.worker_id();
   heartbeat_interval_ms_ = std::max(100, response.heartbeat_interval_ms());
-  std::fprintf(stderr, "sr2-worker: registered as %s with %s (device %s, %d threads)\n",
+  std::fprintf(stderr,
+               "sr2-worker: registered as %s with %s (device %s, %d threads, %.1f GiB)\n",
                worker_id_.c_str(), options_.coordinator.c_str(), options_.device.c_str(),
-               options_.threads);
+               options_.threads, info->memory_bytes() / double(1LL << 30));
   return absl::OkStatus();
 }
 
@@ -168,8 +190,6 @@ void WorkerRuntime::Execute(const v1::Task& task) {
                  task.task_id().c_str(), abandon_reason.c_str());
     return;
   }
-  grpc::ClientContext ctx;
-  SetDeadline(&ctx, kCallTimeout);
   if (result.ok() && !stopping_) {
     v1::CompleteTaskRequest done;
     done.set_worker_id(worker_id_);
@@ -177,7 +197,8 @@ void WorkerRuntime::Execute(const v1::Task& task) {
     done.set_lease_id(task.lease_id());
     *done.mutable_output() = *result;
     v1::CompleteTaskResponse answer;
-    grpc::Status s = stub_->CompleteTask(&ctx, done, &answer);
+    grpc::Status s = Deliver(
+        [&](grpc::ClientContext* ctx) { return stub_->CompleteTask(ctx, done, &answer); });
     std::fprintf(stderr, "sr2-worker %s: task %s done in %.2fs%s\n", worker_id_.c_str(),
                  task.task_id().c_str(), result->seconds(),
                  s.ok() && answer.accepted() ? "" : " (result not accepted)");
@@ -197,7 +218,27 @@ void WorkerRuntime::Execute(const v1::Task& task) {
   std::fprintf(stderr, "sr2-worker %s: task %s failed: %s\n", worker_id_.c_str(),
                task.task_id().c_str(), fail.error().c_str());
   v1::FailTaskResponse answer;
-  (void)stub_->FailTask(&ctx, fail, &answer);
+  (void)Deliver([&](grpc::ClientContext* ctx) { return stub_->FailTask(ctx, fail, &answer); });
+}
+
+grpc::Status WorkerRuntime::Deliver(
+    const std::function<grpc::Status(grpc::ClientContext*)>& call) {
+  const auto give_up =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.report_retry_ms);
+  int backoff_ms = options_.reconnect_initial_ms;
+  for (;;) {
+    grpc::ClientContext ctx;
+    SetDeadline(&ctx, kCallTimeout);
+    grpc::Status s = call(&ctx);
+    const bool unreachable = s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                             s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+    if (!unreachable || stopping_ ||
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(backoff_ms) > give_up) {
+      return s;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+    backoff_ms = std::min(backoff_ms * 2, options_.reconnect_max_ms);
+  }
 }
 
 }  // namespace sr2::worker

@@ -4,10 +4,12 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
 
 #include "absl/status/status.h"
 #include "sr2/v1/worker_service.grpc.pb.h"
@@ -31,6 +33,8 @@ class WorkerRuntime {
   absl::Status Register();
   // Runs one task to the end, heartbeating meanwhile; reports the outcome.
   void Execute(const v1::Task& task);
+  // Makes a result call (complete or fail), retrying while the coordinator is unreachable.
+  grpc::Status Deliver(const std::function<grpc::Status(grpc::ClientContext*)>& call);
   void SleepBackoff();
 
   WorkerOptions options_;

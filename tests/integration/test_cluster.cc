@@ -1,6 +1,7 @@
 #include "tests/integration/test_cluster.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -112,31 +113,60 @@ CommandResult RunCommand(const std::vector<std::string>& argv, int timeout_s) {
   return result;
 }
 
-TestCluster::TestCluster(int workers, int threads) : dir_(MakeTempDir()) {
-  const int port = FreePort();
-  address_ = absl::StrCat("127.0.0.1:", port);
-  const std::string bin = BinDir();
+TestCluster::TestCluster(int workers, int threads, std::vector<std::string> coordinator_args)
+    : dir_(MakeTempDir()), coordinator_args_(std::move(coordinator_args)) {
+  address_ = absl::StrCat("127.0.0.1:", FreePort());
   fs::create_directories(dir_ + "/logs");
-  absl::Status s = processes_.Start(
-      {"coordinator",
-       {bin + "/sr2-coordinator", "--listen", address_, "--state-dir", dir_ + "/state", "--store",
-        dir_ + "/store"},
-       dir_ + "/logs/coordinator.log"});
-  EXPECT_TRUE(s.ok()) << s;
+  StartCoordinator();
   for (int i = 1; i <= workers; ++i) {
-    s = processes_.Start({absl::StrCat("worker-", i),
-                          {bin + "/sr2-worker", "--coordinator", address_, "--threads",
-                           std::to_string(threads)},
-                          absl::StrCat(dir_, "/logs/worker-", i, ".log")});
+    absl::Status s = processes_.Start({absl::StrCat("worker-", i),
+                                       {BinDir() + "/sr2-worker", "--coordinator", address_,
+                                        "--threads", std::to_string(threads)},
+                                       absl::StrCat(dir_, "/logs/worker-", i, ".log")});
     EXPECT_TRUE(s.ok()) << s;
   }
-  // Ready when the coordinator answers.
+  WaitForCoordinator();
+}
+
+void TestCluster::StartCoordinator() {
+  std::vector<std::string> argv = {BinDir() + "/sr2-coordinator", "--listen", address_,
+                                   "--state-dir", dir_ + "/state", "--store", dir_ + "/store"};
+  argv.insert(argv.end(), coordinator_args_.begin(), coordinator_args_.end());
+  ++coordinator_starts_;
+  const std::string log = coordinator_starts_ == 1
+                              ? dir_ + "/logs/coordinator.log"
+                              : absl::StrCat(dir_, "/logs/coordinator-", coordinator_starts_, ".log");
+  absl::Status s = processes_.Start({"coordinator", argv, log});
+  EXPECT_TRUE(s.ok()) << s;
+}
+
+void TestCluster::WaitForCoordinator() {
   for (int i = 0; i < 100; ++i) {
     if (Sr2ctl({"list"}, 10).exit_code == 0) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ADD_FAILURE() << "coordinator did not come up; log:\n"
                 << ReadFile(dir_ + "/logs/coordinator.log");
+}
+
+void TestCluster::KillCoordinator() {
+  auto status = processes_.SignalAndWait("coordinator", SIGKILL, std::chrono::seconds(10));
+  EXPECT_TRUE(status.ok()) << status.status();
+}
+
+void TestCluster::RestartCoordinator() {
+  StartCoordinator();
+  WaitForCoordinator();
+}
+
+void TestCluster::KillWorker(int i) {
+  auto status =
+      processes_.SignalAndWait(absl::StrCat("worker-", i), SIGKILL, std::chrono::seconds(10));
+  EXPECT_TRUE(status.ok()) << status.status();
+}
+
+std::string TestCluster::WorkerLog(int i) const {
+  return ReadFile(absl::StrCat(dir_, "/logs/worker-", i, ".log"));
 }
 
 TestCluster::~TestCluster() {

@@ -25,8 +25,17 @@ class TestCluster {
  public:
   // Starts the coordinator and `workers` workers with `threads` libtorch threads each; fails
   // the test on error.
-  explicit TestCluster(int workers, int threads = 1);
+  explicit TestCluster(int workers, int threads = 1,
+                       std::vector<std::string> coordinator_args = {});
   ~TestCluster();
+
+  // Fault injection: SIGKILL the coordinator or worker `i` (1-based); restart the coordinator
+  // on the same address and state dir (its log goes to a new file).
+  void KillCoordinator();
+  void RestartCoordinator();
+  void KillWorker(int i);
+  // What worker `i` printed so far (task starts, results).
+  std::string WorkerLog(int i) const;
 
   const std::string& address() const { return address_; }
   // A fresh folder for this test's files.
@@ -38,8 +47,13 @@ class TestCluster {
   nlohmann::json Status(const std::string& job_id) const;
 
  private:
+  void StartCoordinator();
+  void WaitForCoordinator();
+
   std::string dir_;
   std::string address_;
+  std::vector<std::string> coordinator_args_;
+  int coordinator_starts_ = 0;
   ProcessSupervisor processes_;
 };
 

@@ -75,6 +75,7 @@ absl::Status Run() {
   options.iters = algorithm == "rtn" ? 0 : absl::GetFlag(FLAGS_iters);
   options.batch_size = absl::GetFlag(FLAGS_batch_size);
   options.v2 = algorithm == "signroundv2";
+  options.filter_outliers = V2FiltersLoss(scheme);
   at::set_num_threads(absl::GetFlag(FLAGS_threads));
 
   SR2_ASSIGN_OR_RETURN(LlamaModel model, LoadLlamaModel(LocalObjectStore::Create(

@@ -171,7 +171,7 @@ absl::StatusOr<BlockTuneResult> TuneBlockImpl(
   const auto fp32 = torch::TensorOptions().dtype(torch::kFloat32).device(device);
   std::vector<TunedLayer> tuned;
   std::vector<Trainable> trainables;
-  bool filter_outliers = false;
+  const bool filter_outliers = options.v2 && options.filter_outliers;
   for (const LayerToTune& layer : layers) {
     TunedLayer t;
     t.spec = &layer;
@@ -180,7 +180,6 @@ absl::StatusOr<BlockTuneResult> TuneBlockImpl(
     const int64_t groups = GroupsPerRow(layer.scheme, in);
     const int64_t group = EffectiveGroupSize(layer.scheme, in);
     const bool searched = options.v2 && layer.scheme.sym;
-    filter_outliers = filter_outliers || (searched && layer.scheme.bits < 4);
     if (searched) {
       t.params.init_scale = SearchSymScales(t.weight, layer.scheme, imatrix[layer.short_name]);
     }
@@ -263,6 +262,8 @@ absl::StatusOr<BlockTuneResult> TuneBlockImpl(
 }
 
 }  // namespace
+
+bool V2FiltersLoss(const Scheme& global) { return global.sym && global.bits < 4; }
 
 torch::Tensor BlockLoss(const torch::Tensor& pred, const torch::Tensor& target,
                         bool filter_outliers) {

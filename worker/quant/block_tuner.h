@@ -25,10 +25,17 @@ struct TuneOptions {
   int batch_size = 8;       // Samples per iteration (all of them when fewer).
   uint64_t seed = 42;       // The batch sampler's seed; the caller derives it per (job, block).
   bool enable_minmax_tuning = true;
-  // SignRoundV2: imatrix-weighted pre-tuning scale search and alpha in [0, 2] for sym layers,
-  // plus loss filtering when the block has a sym layer with fewer than 4 bits (§3.5).
+  // SignRoundV2: imatrix-weighted pre-tuning scale search and alpha in [0, 2] for sym layers.
   bool v2 = false;
+  // SignRoundV2 loss filtering (§3.5), only read when v2 is set. The reference decides it once
+  // per job from the global scheme, not per block: see V2FiltersLoss().
+  bool filter_outliers = false;
 };
+
+// Whether SignRoundV2 filters the loss of a job whose global scheme is `global`: sym with
+// fewer than 4 bits. With mixed precision the global scheme is the first candidate, so every
+// block of a W2/W4 job is filtered, its all-4-bit blocks included (as in the reference).
+bool V2FiltersLoss(const Scheme& global);
 
 struct LayerToTune {
   std::string short_name;  // "self_attn.q_proj" (one of LlamaBlockLinears()).

@@ -76,6 +76,7 @@ class BlockTunerTest : public ::testing::Test {
     o.iters = iters;
     o.batch_size = 4;
     o.v2 = v2;
+    o.filter_outliers = v2;  // The default scheme of Tune() is 2-bit sym.
     return o;
   }
 

@@ -182,6 +182,8 @@ absl::StatusOr<v1::TaskOutput> RunTunedBlock(const v1::Task& task, const TaskCon
   options.batch_size = spec.batch_size();
   options.seed = BlockSeed(spec.seed(), block);
   options.v2 = spec.algorithm() == v1::ALGORITHM_SIGNROUNDV2;
+  options.filter_outliers = V2FiltersLoss(SchemeOf(
+      spec.avg_bits() > 0 && spec.candidates_size() > 0 ? spec.candidates(0) : spec.scheme()));
   SR2_ASSIGN_OR_RETURN(
       BlockTuneResult tuned,
       TuneBlock(model.config(), model.block(block), x_fp, x_q, layers, options,

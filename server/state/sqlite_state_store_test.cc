@@ -1,0 +1,120 @@
+#include "server/state/sqlite_state_store.h"
+
+#include <sqlite3.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+namespace sr2::server {
+namespace {
+
+namespace fs = std::filesystem;
+
+class SqliteStateStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = (fs::temp_directory_path() /
+            ("sr2-state-test-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name()))
+               .string();
+    fs::remove_all(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  static v1::PersistedTask Task(const std::string& job, const std::string& name,
+                                v1::PersistedTaskState state) {
+    v1::PersistedTask t;
+    t.mutable_task()->set_job_id(job);
+    t.mutable_task()->set_task_id(job + "/" + name);
+    t.set_state(state);
+    return t;
+  }
+
+  std::string dir_;
+};
+
+TEST_F(SqliteStateStoreTest, SavesAndLoadsJobsAndTasksInFirstSavedOrder) {
+  {
+    auto store = SqliteStateStore::Open(dir_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    StateBatch batch;
+    batch.jobs.emplace_back().mutable_job()->set_id("job-1");
+    batch.jobs.back().set_num_blocks(5);
+    batch.tasks.push_back(Task("job-1", "calibrate", v1::PERSISTED_TASK_STATE_QUEUED));
+    batch.tasks.push_back(Task("job-1", "block-00000", v1::PERSISTED_TASK_STATE_QUEUED));
+    ASSERT_TRUE((*store)->Apply(batch).ok());
+    // Updating the first task keeps its place in the order.
+    StateBatch update;
+    update.tasks.push_back(Task("job-1", "calibrate", v1::PERSISTED_TASK_STATE_DONE));
+    update.tasks.back().set_attempts(2);
+    ASSERT_TRUE((*store)->Apply(update).ok());
+  }
+  auto store = SqliteStateStore::Open(dir_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto snapshot = (*store)->Load();
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  ASSERT_EQ(snapshot->jobs.size(), 1u);
+  EXPECT_EQ(snapshot->jobs[0].job().id(), "job-1");
+  EXPECT_EQ(snapshot->jobs[0].num_blocks(), 5);
+  ASSERT_EQ(snapshot->tasks.size(), 2u);
+  EXPECT_EQ(snapshot->tasks[0].task().task_id(), "job-1/calibrate");
+  EXPECT_EQ(snapshot->tasks[0].state(), v1::PERSISTED_TASK_STATE_DONE);
+  EXPECT_EQ(snapshot->tasks[0].attempts(), 2);
+  EXPECT_EQ(snapshot->tasks[1].task().task_id(), "job-1/block-00000");
+}
+
+TEST_F(SqliteStateStoreTest, DeletesTheTasksOfAJobOnly) {
+  auto store = SqliteStateStore::Open(dir_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  StateBatch batch;
+  batch.tasks.push_back(Task("a", "x", v1::PERSISTED_TASK_STATE_QUEUED));
+  batch.tasks.push_back(Task("b", "x", v1::PERSISTED_TASK_STATE_QUEUED));
+  ASSERT_TRUE((*store)->Apply(batch).ok());
+  StateBatch remove;
+  remove.jobs_without_tasks.push_back("a");
+  ASSERT_TRUE((*store)->Apply(remove).ok());
+  auto snapshot = (*store)->Load();
+  ASSERT_TRUE(snapshot.ok());
+  ASSERT_EQ(snapshot->tasks.size(), 1u);
+  EXPECT_EQ(snapshot->tasks[0].task().job_id(), "b");
+}
+
+TEST_F(SqliteStateStoreTest, OneCoordinatorPerStateDir) {
+  auto first = SqliteStateStore::Open(dir_);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = SqliteStateStore::Open(dir_);
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.status().message().find("in use by another sr2-coordinator"),
+            std::string::npos)
+      << second.status();
+  first->reset();
+  EXPECT_TRUE(SqliteStateStore::Open(dir_).ok());
+}
+
+TEST_F(SqliteStateStoreTest, RefusesStateFromANewerSchema) {
+  ASSERT_TRUE(SqliteStateStore::Open(dir_).ok());
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ + "/state.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  auto store = SqliteStateStore::Open(dir_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find("newer sr2-coordinator"), std::string::npos)
+      << store.status();
+}
+
+TEST_F(SqliteStateStoreTest, UnwritableStateDirIsAClearError) {
+  fs::create_directories(dir_);
+  std::ofstream(dir_ + "/file") << "x";
+  auto store = SqliteStateStore::Open(dir_ + "/file/state");
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find("cannot create state dir"), std::string::npos)
+      << store.status();
+}
+
+}  // namespace
+}  // namespace sr2::server

@@ -1,7 +1,7 @@
 #include "client/usage.h"
 
 #include "absl/strings/str_cat.h"
-#include "client/cli_args.h"
+#include "client/client_config.h"
 
 namespace sr2 {
 namespace {

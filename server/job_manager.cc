@@ -9,6 +9,7 @@
 #include "common/store/store_factory.h"
 #include "server/bit_planner.h"
 #include "server/checkpoint_assembler.h"
+#include "server/job_log_entries.h"
 #include "server/job_planner.h"
 #include "server/job_spec_defaults.h"
 
@@ -150,6 +151,7 @@ void JobManager::EnterStageLocked(JobRecord& rec, v1::Stage stage, int total) {
   v1::StageProgress* p = rec.job.add_stages();
   p->set_stage(stage);
   p->set_total(total);
+  events_.Append(rec.job.id(), StageStartedEntry(stage, total));
 }
 
 void JobManager::FinishStageLocked(JobRecord& rec, v1::Stage stage) {
@@ -208,6 +210,7 @@ absl::StatusOr<std::string> JobManager::Submit(v1::JobSpec spec) {
   rec.job.set_create_time_ms(clock_->UnixMs());
   rec.job.set_eta_seconds(-1);
   rec.work_uri = JoinUri(options_.store_uri, absl::StrCat("jobs/", id));
+  events_.Append(id, SubmittedEntry(rec.job.spec()));
   TouchLocked(rec);
   Post([this, id] { RunInspect(id); });
   return id;
@@ -238,6 +241,7 @@ absl::StatusOr<v1::JobState> JobManager::Cancel(const std::string& job_id) {
   rec->job.set_state(v1::JOB_STATE_CANCELLED);
   rec->job.set_error("cancelled by user");
   rec->job.set_end_time_ms(clock_->UnixMs());
+  events_.Append(job_id, JobEndedEntry(rec->job));
   scheduler_.RemoveJob(job_id);
   TouchLocked(*rec);
   Post([this, job_id] { RunCleanup(job_id, /*delete_staging=*/true); });
@@ -267,6 +271,7 @@ void JobManager::FailJobLocked(JobRecord& rec, const std::string& error) {
   rec.job.set_state(v1::JOB_STATE_FAILED);
   rec.job.set_error(error);
   rec.job.set_end_time_ms(clock_->UnixMs());
+  events_.Append(rec.job.id(), JobEndedEntry(rec.job));
   scheduler_.RemoveJob(rec.job.id());
   TouchLocked(rec);
   const std::string id = rec.job.id();
@@ -544,6 +549,7 @@ void JobManager::RunPublish(const std::string& job_id) {
   rec->job.mutable_result()->set_output_uri(out_uri);
   rec->job.set_state(v1::JOB_STATE_SUCCEEDED);
   rec->job.set_end_time_ms(clock_->UnixMs());
+  events_.Append(job_id, JobEndedEntry(rec->job));
   scheduler_.RemoveJob(job_id);
   TouchLocked(*rec);
   Post([this, job_id] { RunCleanup(job_id, /*delete_staging=*/false); });
@@ -596,6 +602,7 @@ absl::StatusOr<std::optional<v1::Task>> JobManager::AcquireTask(const std::strin
   if (stopping_) return std::optional<v1::Task>();
   std::optional<v1::Task> task = scheduler_.Acquire(worker_id);
   if (task) {
+    events_.Append(task->job_id(), TaskGrantedEntry(*scheduler_.Find(task->task_id())));
     JobRecord* rec = FindLocked(task->job_id());
     if (rec != nullptr) TouchLocked(*rec);
   }
@@ -634,6 +641,7 @@ absl::Status JobManager::CompleteTask(const v1::CompleteTaskRequest& request) {
     return s;
   }
   const TaskRecord* task = scheduler_.Find(request.task_id());
+  events_.Append(task->task.job_id(), TaskCompletedEntry(*task, clock_->NowMs()));
   JobRecord* rec = FindLocked(task->task.job_id());
   if (rec == nullptr || IsTerminal(rec->job.state())) return absl::OkStatus();
   OnTaskDoneLocked(*rec, *task);
@@ -652,6 +660,7 @@ absl::Status JobManager::FailTask(const v1::FailTaskRequest& request) {
 }
 
 void JobManager::HandleAttemptEndLocked(const AttemptEnd& end) {
+  events_.Append(end.job_id, AttemptEndedEntry(end, clock_->NowMs()));
   JobRecord* rec = FindLocked(end.job_id);
   if (rec == nullptr) return;
   if (end.exhausted) {

@@ -18,6 +18,7 @@
 #include "common/model/model_layout.h"
 #include "common/util/clock.h"
 #include "server/coordinator_options.h"
+#include "server/job_event_log.h"
 #include "server/task_scheduler.h"
 #include "sr2/v1/job_service.pb.h"
 #include "sr2/v1/worker_service.pb.h"
@@ -47,6 +48,8 @@ class JobManager {
   absl::StatusOr<v1::Allocation> Replan(const std::string& job_id, double avg_bits) const;
   absl::StatusOr<v1::Job> WaitForChange(const std::string& job_id, int64_t* version,
                                         absl::Duration timeout) const;
+  // Each job's events (stages, tasks, outcome) for `sr2ctl logs`.
+  const JobEventLog& events() const { return events_; }
 
   // --- Worker protocol ---
   absl::StatusOr<v1::RegisterWorkerResponse> RegisterWorker(const v1::WorkerInfo& info);
@@ -100,6 +103,7 @@ class JobManager {
 
   const CoordinatorOptions options_;
   const Clock* clock_;
+  JobEventLog events_{clock_};
 
   mutable absl::Mutex mu_;
   mutable absl::CondVar changed_cv_;  // Any job changed (watchers).

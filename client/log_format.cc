@@ -1,0 +1,37 @@
+#include "client/log_format.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "client/job_format.h"
+#include "client/spec_names.h"
+#include "client/yaml_format.h"
+
+namespace sr2 {
+
+nlohmann::ordered_json LogEntryToJson(const v1::JobLogEntry& entry) {
+  return {{"seq", entry.seq()},
+          {"time", FormatUnixMs(entry.time_ms())},
+          {"kind", absl::AsciiStrToLower(
+                       absl::StripPrefix(v1::JobLogKind_Name(entry.kind()), "JOB_LOG_KIND_"))},
+          {"stage", StageName(entry.stage())},
+          {"task_id", entry.task_id()},
+          {"worker_id", entry.worker_id()},
+          {"attempt", entry.attempt()},
+          {"duration_seconds", entry.duration_seconds()},
+          {"will_retry", entry.will_retry()},
+          {"message", entry.message()}};
+}
+
+std::string RenderLogEntry(const v1::JobLogEntry& entry, OutputStyle style) {
+  switch (style) {
+    case OutputStyle::kJson:
+      return LogEntryToJson(entry).dump() + "\n";
+    case OutputStyle::kYaml:
+      return ToYamlSequenceItem(LogEntryToJson(entry));
+    default:
+      return absl::StrCat(FormatUnixMs(entry.time_ms()), "  ", entry.message(), "\n");
+  }
+}
+
+}  // namespace sr2

@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "client/job_format.h"
 #include "client/spec_names.h"
@@ -29,8 +30,14 @@ std::string RenderLogEntry(const v1::JobLogEntry& entry, OutputStyle style) {
       return LogEntryToJson(entry).dump() + "\n";
     case OutputStyle::kYaml:
       return ToYamlSequenceItem(LogEntryToJson(entry));
-    default:
-      return absl::StrCat(FormatUnixMs(entry.time_ms()), "  ", entry.message(), "\n");
+    default: {
+      // A multi-line message (a worker's error) keeps its later lines under the first.
+      const std::string time = FormatUnixMs(entry.time_ms());
+      return absl::StrCat(time, "  ",
+                          absl::StrReplaceAll(entry.message(),
+                                              {{"\n", "\n" + std::string(time.size() + 2, ' ')}}),
+                          "\n");
+    }
   }
 }
 

@@ -150,16 +150,17 @@ absl::Status ExpectPositionals(const std::string& command, const std::vector<std
   return absl::OkStatus();
 }
 
-FlagSpec OutputFlag(CliArgs& out) {
-  return {true, [&out](const std::string& value) -> absl::Status {
-            if (value == "json") {
-              out.output = OutputStyle::kJson;
-            } else if (value == "table") {
-              out.output = OutputStyle::kTable;
-            } else {
-              return absl::InvalidArgumentError(
-                  absl::StrCat("-o: expected json or table, got '", value, "'"));
+// -o/--output; `name` only where `allow_name`.
+FlagSpec OutputFlag(CliArgs& out, bool allow_name) {
+  return {true, [&out, allow_name](const std::string& value) -> absl::Status {
+            absl::StatusOr<OutputStyle> style = ParseOutputStyle(value);
+            if (!style.ok() || (*style == OutputStyle::kName && !allow_name)) {
+              return absl::InvalidArgumentError(absl::StrCat(
+                  "-o: expected json, yaml or table", allow_name ? " or name" : "", ", got '",
+                  value, "'"));
             }
+            out.output = *style;
+            out.output_given = true;
             return absl::OkStatus();
           }};
 }
@@ -295,14 +296,70 @@ FlagTable LocalFlags(LocalArgs& local) {
   return flags;
 }
 
-const std::map<std::string, Command>& CommandNames() {
-  static const auto* names = new std::map<std::string, Command>{
-      {"submit", Command::kSubmit},     {"status", Command::kStatus},
+// In help order.
+const std::vector<std::pair<std::string, Command>>& CommandTable() {
+  static const auto* table = new std::vector<std::pair<std::string, Command>>{
+      {"submit", Command::kSubmit},   {"status", Command::kStatus},
       {"describe", Command::kDescribe}, {"list", Command::kList},
-      {"cancel", Command::kCancel},     {"watch", Command::kWatch},
-      {"replan", Command::kReplan},     {"local", Command::kLocal},
-      {"version", Command::kVersion},   {"help", Command::kHelp}};
-  return *names;
+      {"cancel", Command::kCancel},   {"watch", Command::kWatch},
+      {"logs", Command::kLogs},       {"replan", Command::kReplan},
+      {"local", Command::kLocal},     {"config", Command::kConfig},
+      {"completion", Command::kCompletion}, {"version", Command::kVersion},
+      {"help", Command::kHelp}};
+  return *table;
+}
+
+std::optional<Command> FindCommand(const std::string& name) {
+  for (const auto& [n, command] : CommandTable()) {
+    if (n == name) return command;
+  }
+  return std::nullopt;
+}
+
+// What the submit flags collect before FinishSubmit combines it.
+struct SubmitScratch {
+  std::optional<std::string> scheme_text;
+  std::optional<bool> sym;
+  std::optional<std::string> candidates_text;
+};
+
+// The flags of `command`, bound to `out` and `scratch`.
+FlagTable CommandFlags(Command command, CliArgs& out, SubmitScratch& scratch) {
+  FlagTable flags;
+  switch (command) {
+    case Command::kSubmit:
+      return SubmitFlags(out, scratch.scheme_text, scratch.sym, scratch.candidates_text);
+    case Command::kLocal:
+      return LocalFlags(out.local);
+    case Command::kReplan:
+      flags["--avg-bits"] =
+          PositiveNumberFlag("--avg-bits", [&out](double v) { out.replan_avg_bits = v; });
+      break;
+    case Command::kLogs:
+      flags["--follow"] = Switch([&out] { out.follow = true; });
+      flags["-f"] = flags["--follow"];
+      break;
+    default:
+      break;
+  }
+  switch (command) {
+    case Command::kReplan:
+    case Command::kLogs:
+    case Command::kStatus:
+    case Command::kDescribe:
+    case Command::kList:
+      flags["-o"] = OutputFlag(out, command == Command::kList);
+      flags["--output"] = flags["-o"];
+      [[fallthrough]];
+    case Command::kCancel:
+    case Command::kWatch:
+      flags["--coordinator"] =
+          StringFlag([&out](const std::string& v) { out.coordinator = v; });
+      break;
+    default:
+      break;
+  }
+  return flags;
 }
 
 }  // namespace
@@ -337,45 +394,17 @@ absl::StatusOr<CliArgs> ParseCliArgs(const std::vector<std::string>& args) {
     return absl::InvalidArgumentError("missing command (see 'sr2ctl help')");
   }
   const std::string& name = args[i++];
-  auto command = CommandNames().find(name);
-  if (command == CommandNames().end()) {
+  std::optional<Command> command = FindCommand(name);
+  if (!command.has_value()) {
     return absl::InvalidArgumentError(
         absl::StrCat("unknown command '", name, "' (see 'sr2ctl help')"));
   }
-  out.command = command->second;
+  out.command = *command;
 
   std::vector<std::string> positionals;
   bool help = false;
-  FlagTable flags;
-  std::optional<std::string> scheme_text;
-  std::optional<bool> sym;
-  std::optional<std::string> candidates_text;
-  switch (out.command) {
-    case Command::kSubmit:
-      flags = SubmitFlags(out, scheme_text, sym, candidates_text);
-      break;
-    case Command::kReplan:
-      flags["--avg-bits"] =
-          PositiveNumberFlag("--avg-bits", [&out](double v) { out.replan_avg_bits = v; });
-      [[fallthrough]];
-    case Command::kStatus:
-    case Command::kDescribe:
-    case Command::kList:
-      flags["-o"] = OutputFlag(out);
-      flags["--output"] = OutputFlag(out);
-      [[fallthrough]];
-    case Command::kCancel:
-    case Command::kWatch:
-      flags["--coordinator"] =
-          StringFlag([&out](const std::string& v) { out.coordinator = v; });
-      break;
-    case Command::kLocal:
-      flags = LocalFlags(out.local);
-      break;
-    case Command::kVersion:
-    case Command::kHelp:
-      break;
-  }
+  SubmitScratch scratch;
+  FlagTable flags = CommandFlags(out.command, out, scratch);
   SR2_RETURN_IF_ERROR(ParseCommandArgs(name, args, i, flags, positionals, help));
   if (help) {
     out.command = Command::kHelp;
@@ -385,13 +414,15 @@ absl::StatusOr<CliArgs> ParseCliArgs(const std::vector<std::string>& args) {
 
   switch (out.command) {
     case Command::kSubmit:
-      SR2_RETURN_IF_ERROR(FinishSubmit(positionals, scheme_text, sym, candidates_text, out));
+      SR2_RETURN_IF_ERROR(FinishSubmit(positionals, scratch.scheme_text, scratch.sym,
+                                       scratch.candidates_text, out));
       break;
     case Command::kStatus:
     case Command::kDescribe:
     case Command::kCancel:
     case Command::kWatch:
     case Command::kReplan:
+    case Command::kLogs:
       SR2_RETURN_IF_ERROR(ExpectPositionals(name, positionals, {"JOB"}));
       out.job_id = positionals[0];
       if (out.command == Command::kReplan && out.replan_avg_bits == 0) {
@@ -404,11 +435,26 @@ absl::StatusOr<CliArgs> ParseCliArgs(const std::vector<std::string>& args) {
             absl::StrCat("help: unexpected argument '", positionals[1], "'"));
       }
       if (!positionals.empty()) {
-        if (CommandNames().count(positionals[0]) == 0) {
+        if (!FindCommand(positionals[0]).has_value()) {
           return absl::InvalidArgumentError(
               absl::StrCat("help: unknown command '", positionals[0], "'"));
         }
         out.help_topic = positionals[0];
+      }
+      break;
+    case Command::kCompletion:
+      SR2_RETURN_IF_ERROR(ExpectPositionals(name, positionals, {"SHELL (bash or zsh)"}));
+      if (positionals[0] != "bash" && positionals[0] != "zsh") {
+        return absl::InvalidArgumentError(
+            absl::StrCat("completion: expected bash or zsh, got '", positionals[0], "'"));
+      }
+      out.shell = positionals[0];
+      break;
+    case Command::kConfig:
+      SR2_RETURN_IF_ERROR(ExpectPositionals(name, positionals, {"SUBCOMMAND (view)"}));
+      if (positionals[0] != "view") {
+        return absl::InvalidArgumentError(
+            absl::StrCat("config: unknown subcommand '", positionals[0], "' (expected view)"));
       }
       break;
     case Command::kList:
@@ -420,10 +466,45 @@ absl::StatusOr<CliArgs> ParseCliArgs(const std::vector<std::string>& args) {
   return out;
 }
 
-std::string ResolveCoordinator(const std::optional<std::string>& flag, const char* env_value) {
-  if (flag.has_value()) return *flag;
-  if (env_value != nullptr && *env_value != '\0') return env_value;
-  return kDefaultCoordinator;
+std::string OutputStyleName(OutputStyle style) {
+  switch (style) {
+    case OutputStyle::kTable:
+      return "table";
+    case OutputStyle::kJson:
+      return "json";
+    case OutputStyle::kYaml:
+      return "yaml";
+    case OutputStyle::kName:
+      return "name";
+  }
+  return "table";
+}
+
+absl::StatusOr<OutputStyle> ParseOutputStyle(std::string_view name) {
+  for (OutputStyle style :
+       {OutputStyle::kTable, OutputStyle::kJson, OutputStyle::kYaml, OutputStyle::kName}) {
+    if (name == OutputStyleName(style)) return style;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown output style '", std::string(name), "' (expected table, json, yaml or name)"));
+}
+
+std::vector<std::string> CommandNames() {
+  std::vector<std::string> names;
+  for (const auto& [name, command] : CommandTable()) names.push_back(name);
+  return names;
+}
+
+std::vector<FlagName> CommandFlagNames(const std::string& command) {
+  std::optional<Command> found = FindCommand(command);
+  if (!found.has_value()) return {};
+  CliArgs scratch_args;
+  SubmitScratch scratch;
+  FlagTable flags = CommandFlags(*found, scratch_args, scratch);
+  flags["--help"] = Switch([] {});
+  std::vector<FlagName> names;
+  for (const auto& [name, spec] : flags) names.push_back({name, spec.takes_value});
+  return names;
 }
 
 std::string AbsolutizeUri(std::string_view uri, std::string_view cwd) {

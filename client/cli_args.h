@@ -1,5 +1,5 @@
-// The sr2ctl command line, parsed into a plain struct. No I/O here: the environment and the
-// working directory are passed in, so every rule is unit tested.
+// The sr2ctl command line, parsed into a plain struct. No I/O here: the working directory is
+// passed in, so every rule is unit tested (the environment and config file: client_config.h).
 #pragma once
 
 #include <optional>
@@ -12,10 +12,6 @@
 
 namespace sr2 {
 
-// Where sr2ctl looks for the coordinator when neither --coordinator nor $SR2_COORDINATOR is set.
-inline constexpr char kDefaultCoordinator[] = "127.0.0.1:7070";
-inline constexpr char kCoordinatorEnvVar[] = "SR2_COORDINATOR";
-
 enum class Command {
   kHelp,
   kVersion,
@@ -26,10 +22,14 @@ enum class Command {
   kCancel,
   kWatch,
   kReplan,
-  kLocal
+  kLogs,
+  kLocal,
+  kCompletion,
+  kConfig
 };
 
-enum class OutputStyle { kTable, kJson };
+// -o: kName (one job id per line) only for `list`, for scripts and shell completion.
+enum class OutputStyle { kTable, kJson, kYaml, kName };
 
 struct SubmitArgs {
   // Only what the user gave is set; the coordinator fills the rest. Local paths are made
@@ -53,8 +53,13 @@ struct CliArgs {
   std::string help_topic;
   // --coordinator when given (before or after the command).
   std::optional<std::string> coordinator;
-  std::string job_id;  // status, describe, cancel, watch, replan
-  OutputStyle output = OutputStyle::kTable;  // status, describe, list, replan
+  std::string job_id;  // status, describe, cancel, watch, replan, logs
+  // status, describe, list, replan, logs. Without -o, ApplyClientConfig fills it from the
+  // environment or the config file.
+  OutputStyle output = OutputStyle::kTable;
+  bool output_given = false;  // -o was on the command line.
+  bool follow = false;        // logs --follow
+  std::string shell;          // completion bash|zsh
   double replan_avg_bits = 0;  // replan --avg-bits (required, > 0)
   SubmitArgs submit;
   LocalArgs local;
@@ -64,8 +69,18 @@ struct CliArgs {
 // error (unknown flag or command, missing value, bad number, bad scheme/format/algorithm).
 absl::StatusOr<CliArgs> ParseCliArgs(const std::vector<std::string>& args);
 
-// --coordinator, else the environment value (nullptr when unset or empty), else the default.
-std::string ResolveCoordinator(const std::optional<std::string>& flag, const char* env_value);
+// "table", "json", "yaml", "name".
+std::string OutputStyleName(OutputStyle style);
+absl::StatusOr<OutputStyle> ParseOutputStyle(std::string_view name);
+
+// The command names, in help order.
+std::vector<std::string> CommandNames();
+struct FlagName {
+  std::string name;  // "--out", "-o"
+  bool takes_value = true;
+};
+// The flags `command` accepts, --help included, sorted by name; empty for an unknown command.
+std::vector<FlagName> CommandFlagNames(const std::string& command);
 
 // A plain path made absolute against `cwd` (and lexically normalized); URIs with a scheme
 // ("file://", "s3://") and empty strings are returned unchanged.

@@ -1,5 +1,7 @@
 #include "client/cli_args.h"
 
+#include <algorithm>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -179,8 +181,10 @@ TEST(CliArgsTest, DescribeAndReplanErrors) {
   EXPECT_THAT(ParseError({"replan", "j", "--avg-bits", "lots"}),
               HasSubstr("--avg-bits: expected a positive number, got 'lots'"));
   EXPECT_THAT(ParseError({"replan", "j", "--avg-bits", "-2"}), HasSubstr("--avg-bits"));
-  EXPECT_THAT(ParseError({"replan", "j", "--avg-bits", "3", "-o", "yaml"}),
-              HasSubstr("expected json or table"));
+  EXPECT_THAT(ParseError({"replan", "j", "--avg-bits", "3", "-o", "xml"}),
+              HasSubstr("-o: expected json, yaml or table, got 'xml'"));
+  EXPECT_THAT(ParseError({"describe", "j", "-o", "name"}),
+              HasSubstr("-o: expected json, yaml or table, got 'name'"));
 }
 
 TEST(CliArgsTest, CoordinatorFlagAfterTheCommand) {
@@ -255,7 +259,7 @@ TEST(CliArgsTest, UsageErrors) {
   EXPECT_THAT(ParseError({"--bogus", "list"}), HasSubstr("unknown flag '--bogus'"));
   EXPECT_THAT(ParseError({"--coordinator"}), HasSubstr("--coordinator needs a value"));
   EXPECT_THAT(ParseError({"list", "--bogus"}), HasSubstr("unknown flag '--bogus' for 'list'"));
-  EXPECT_THAT(ParseError({"list", "-o", "yaml"}), HasSubstr("expected json or table"));
+  EXPECT_THAT(ParseError({"list", "-o", "xml"}), HasSubstr("expected json, yaml or table or name"));
   EXPECT_THAT(ParseError({"list", "extra"}), HasSubstr("unexpected argument 'extra'"));
   EXPECT_THAT(ParseError({"status"}), HasSubstr("status: missing JOB"));
   EXPECT_THAT(ParseError({"cancel", "a", "b"}), HasSubstr("unexpected argument 'b'"));
@@ -305,11 +309,77 @@ TEST(CliArgsTest, LocalErrors) {
   EXPECT_THAT(ParseError({"local", "--coordinator", "h:1"}), HasSubstr("unknown flag '--coordinator' for 'local'"));
 }
 
-TEST(CliArgsTest, ResolveCoordinatorOrder) {
-  EXPECT_EQ(ResolveCoordinator(std::string("flag:1"), "env:2"), "flag:1");
-  EXPECT_EQ(ResolveCoordinator(std::nullopt, "env:2"), "env:2");
-  EXPECT_EQ(ResolveCoordinator(std::nullopt, ""), kDefaultCoordinator);
-  EXPECT_EQ(ResolveCoordinator(std::nullopt, nullptr), "127.0.0.1:7070");
+TEST(CliArgsTest, YamlAndNameOutputs) {
+  auto status = Parse({"status", "j", "-o", "yaml"});
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->output, OutputStyle::kYaml);
+  EXPECT_TRUE(status->output_given);
+  auto list = Parse({"list", "-o", "name"});
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_EQ(list->output, OutputStyle::kName);
+  auto plain = Parse({"list"});
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->output_given);
+}
+
+TEST(CliArgsTest, LogsCompletionAndConfig) {
+  auto logs = Parse({"logs", "j4", "-f", "-o", "json"});
+  ASSERT_TRUE(logs.ok()) << logs.status();
+  EXPECT_EQ(logs->command, Command::kLogs);
+  EXPECT_EQ(logs->job_id, "j4");
+  EXPECT_TRUE(logs->follow);
+  EXPECT_EQ(logs->output, OutputStyle::kJson);
+  auto follow = Parse({"logs", "--follow", "j4"});
+  ASSERT_TRUE(follow.ok());
+  EXPECT_TRUE(follow->follow);
+  EXPECT_FALSE(Parse({"logs", "j4"})->follow);
+  EXPECT_THAT(ParseError({"logs"}), HasSubstr("logs: missing JOB"));
+
+  auto completion = Parse({"completion", "zsh"});
+  ASSERT_TRUE(completion.ok());
+  EXPECT_EQ(completion->command, Command::kCompletion);
+  EXPECT_EQ(completion->shell, "zsh");
+  EXPECT_THAT(ParseError({"completion"}), HasSubstr("completion: missing SHELL"));
+  EXPECT_THAT(ParseError({"completion", "fish"}),
+              HasSubstr("completion: expected bash or zsh, got 'fish'"));
+
+  auto config = Parse({"config", "view"});
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->command, Command::kConfig);
+  EXPECT_THAT(ParseError({"config", "set"}), HasSubstr("config: unknown subcommand 'set'"));
+}
+
+TEST(CliArgsTest, CommandAndFlagNamesComeFromTheParser) {
+  std::vector<std::string> commands = CommandNames();
+  EXPECT_EQ(commands.front(), "submit");
+  EXPECT_NE(std::find(commands.begin(), commands.end(), "logs"), commands.end());
+  std::vector<std::string> flags;
+  bool follow_takes_value = true;
+  for (const FlagName& f : CommandFlagNames("logs")) {
+    flags.push_back(f.name);
+    if (f.name == "--follow") follow_takes_value = f.takes_value;
+  }
+  EXPECT_EQ(flags, (std::vector<std::string>{"--coordinator", "--follow", "--help", "--output",
+                                             "-f", "-o"}));
+  EXPECT_FALSE(follow_takes_value);
+  EXPECT_TRUE(CommandFlagNames("nope").empty());
+  for (const std::string& command : commands) {
+    for (const FlagName& f : CommandFlagNames(command)) {
+      // Every listed flag parses for its command (value-taking ones with a plausible value).
+      if (f.name == "--help" || command == "submit" || command == "replan") continue;
+      std::vector<std::string> args = {command};
+      if (command == "status" || command == "describe" || command == "cancel" ||
+          command == "watch" || command == "logs") {
+        args.push_back("j");
+      }
+      if (command == "completion") args.push_back("bash");
+      if (command == "config") args.push_back("view");
+      args.push_back(f.name);
+      if (f.takes_value) args.push_back(f.name == "-o" || f.name == "--output" ? "json" : "1");
+      if (f.name == "--device") args.back() = "cpu";
+      EXPECT_TRUE(Parse(args).ok()) << command << " " << f.name;
+    }
+  }
 }
 
 TEST(CliArgsTest, AbsolutizeUri) {

@@ -1,6 +1,7 @@
 #include "client/commands.h"
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <thread>
 
@@ -9,9 +10,12 @@
 #include "client/describe_format.h"
 #include "client/exit_codes.h"
 #include "client/job_format.h"
+#include "client/log_format.h"
 #include "client/progress_printer.h"
 #include "client/spec_names.h"
+#include "client/yaml_format.h"
 #include "common/util/clock.h"
+#include "common/util/status_macros.h"
 
 namespace sr2 {
 namespace {
@@ -21,26 +25,48 @@ constexpr auto kPollInterval = std::chrono::seconds(1);
 // sr2ctl gives up on following the job.
 constexpr auto kPollOutage = std::chrono::minutes(2);
 
-// Polls GetJob every second until the job is terminal.
-absl::StatusOr<v1::Job> PollJob(CoordinatorClient& client, const std::string& job_id,
-                                ProgressPrinter& printer) {
+// Calls `step` every second until it returns true or an error other than an unreachable
+// coordinator, which is tolerated for kPollOutage.
+absl::Status PollUntil(const std::function<absl::StatusOr<bool>()>& step) {
   std::optional<std::chrono::steady_clock::time_point> outage_since;
   while (true) {
-    absl::StatusOr<v1::Job> job = client.Get(job_id);
-    if (job.ok()) {
+    absl::StatusOr<bool> done = step();
+    if (done.ok()) {
       outage_since.reset();
-      printer.Update(*job);
-      if (IsTerminal(job->state())) return job;
+      if (*done) return absl::OkStatus();
     } else {
       auto now = std::chrono::steady_clock::now();
       if (!outage_since.has_value()) outage_since = now;
-      if (job.status().code() != absl::StatusCode::kUnavailable ||
+      if (done.status().code() != absl::StatusCode::kUnavailable ||
           now - *outage_since > kPollOutage) {
-        return job.status();
+        return done.status();
       }
     }
     std::this_thread::sleep_for(kPollInterval);
   }
+}
+
+// Polls GetJob every second until the job is terminal.
+absl::StatusOr<v1::Job> PollJob(CoordinatorClient& client, const std::string& job_id,
+                                ProgressPrinter& printer) {
+  v1::Job last;
+  SR2_RETURN_IF_ERROR(PollUntil([&]() -> absl::StatusOr<bool> {
+    absl::StatusOr<v1::Job> job = client.Get(job_id);
+    if (!job.ok()) return job.status();
+    printer.Update(*job);
+    last = *std::move(job);
+    return IsTerminal(last.state());
+  }));
+  return last;
+}
+
+// -o json or -o yaml: the same data either way.
+void PrintStructured(const nlohmann::ordered_json& value, OutputStyle style, std::ostream& out) {
+  out << (style == OutputStyle::kYaml ? ToYaml(value) : value.dump(2) + "\n");
+}
+
+bool IsStructured(OutputStyle style) {
+  return style == OutputStyle::kJson || style == OutputStyle::kYaml;
 }
 
 // Follows a job to its end with the WatchJob stream, polling when the stream fails.
@@ -104,8 +130,8 @@ absl::StatusOr<int> Watch(const CliArgs& args, CoordinatorClient& client, const 
 absl::StatusOr<int> Status(const CliArgs& args, CoordinatorClient& client, const CommandIo& io) {
   absl::StatusOr<v1::Job> job = client.Get(args.job_id);
   if (!job.ok()) return job.status();
-  if (args.output == OutputStyle::kJson) {
-    io.out << JobToJson(*job).dump(2) << "\n";
+  if (IsStructured(args.output)) {
+    PrintStructured(JobToJson(*job), args.output, io.out);
   } else {
     io.out << JobTable(*job);
   }
@@ -116,8 +142,8 @@ absl::StatusOr<int> Describe(const CliArgs& args, CoordinatorClient& client,
                              const CommandIo& io) {
   absl::StatusOr<v1::Job> job = client.Get(args.job_id);
   if (!job.ok()) return job.status();
-  if (args.output == OutputStyle::kJson) {
-    io.out << DescribeJson(*job).dump(2) << "\n";
+  if (IsStructured(args.output)) {
+    PrintStructured(DescribeJson(*job), args.output, io.out);
   } else {
     io.out << DescribeTable(*job);
   }
@@ -131,10 +157,9 @@ absl::StatusOr<int> Replan(const CliArgs& args, CoordinatorClient& client, const
   absl::StatusOr<v1::Job> job = client.Get(args.job_id);
   if (!job.ok()) return job.status();
   const CandidateList& candidates = job->spec().candidates();
-  if (args.output == OutputStyle::kJson) {
-    nlohmann::ordered_json json =
-        ReplanJson(args.job_id, args.replan_avg_bits, *allocation, candidates);
-    io.out << json.dump(2) << "\n";
+  if (IsStructured(args.output)) {
+    PrintStructured(ReplanJson(args.job_id, args.replan_avg_bits, *allocation, candidates),
+                    args.output, io.out);
   } else {
     io.out << ReplanTable(args.job_id, args.replan_avg_bits, *allocation, candidates);
   }
@@ -144,12 +169,43 @@ absl::StatusOr<int> Replan(const CliArgs& args, CoordinatorClient& client, const
 absl::StatusOr<int> List(const CliArgs& args, CoordinatorClient& client, const CommandIo& io) {
   absl::StatusOr<std::vector<v1::Job>> jobs = client.List();
   if (!jobs.ok()) return jobs.status();
-  if (args.output == OutputStyle::kJson) {
+  if (IsStructured(args.output)) {
     nlohmann::ordered_json array = nlohmann::ordered_json::array();
     for (const v1::Job& job : *jobs) array.push_back(JobToJson(job));
-    io.out << array.dump(2) << "\n";
+    PrintStructured(array, args.output, io.out);
+  } else if (args.output == OutputStyle::kName) {
+    for (const v1::Job& job : *jobs) io.out << job.id() << "\n";
   } else {
     io.out << JobListTable(*jobs, SystemClock::Default()->UnixMs());
+  }
+  return kExitOk;
+}
+
+// The log so far, or with --follow every new entry until the job ends.
+absl::StatusOr<int> Logs(const CliArgs& args, CoordinatorClient& client, const CommandIo& io) {
+  int64_t after_seq = 0;
+  auto read = [&]() -> absl::StatusOr<bool> {
+    absl::StatusOr<v1::GetJobLogResponse> log = client.GetLog(args.job_id, after_seq);
+    if (!log.ok()) return log.status();
+    if (log->dropped() > 0) {
+      io.err << "sr2ctl: " << log->dropped()
+             << " earlier entries are no longer kept by the coordinator\n";
+    }
+    for (const v1::JobLogEntry& entry : log->entries()) {
+      io.out << RenderLogEntry(entry, args.output);
+      after_seq = entry.seq();
+    }
+    io.out.flush();
+    return IsTerminal(log->state());
+  };
+  if (args.follow) {
+    SR2_RETURN_IF_ERROR(PollUntil(read));
+  } else {
+    SR2_RETURN_IF_ERROR(read().status());
+  }
+  if (after_seq == 0) {
+    io.err << "sr2ctl: no log entries for job " << args.job_id
+           << " (the coordinator keeps them in memory, none from before a restart)\n";
   }
   return kExitOk;
 }
@@ -187,9 +243,14 @@ int RunCoordinatorCommand(const CliArgs& args, CoordinatorClient& client, const 
     case Command::kWatch:
       code = Watch(args, client, io);
       break;
+    case Command::kLogs:
+      code = Logs(args, client, io);
+      break;
     case Command::kHelp:
     case Command::kVersion:
     case Command::kLocal:
+    case Command::kCompletion:
+    case Command::kConfig:
       break;
   }
   if (code.ok()) return *code;

@@ -1,5 +1,5 @@
 // The commands that talk to the coordinator: submit, status, describe, list, cancel, watch,
-// replan.
+// logs, replan.
 #pragma once
 
 #include <ostream>

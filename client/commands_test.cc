@@ -1,12 +1,15 @@
 // describe, status and replan against an in-process fake JobService.
 #include "client/commands.h"
 
+#include <algorithm>
 #include <memory>
 #include <sstream>
 
 #include "client/allocation_format.h"
 #include "client/describe_format.h"
 #include "client/exit_codes.h"
+#include "client/job_format.h"
+#include "client/yaml_format.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -34,7 +37,33 @@ class FakeJobService final : public v1::JobService::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status ListJobs(grpc::ServerContext*, const v1::ListJobsRequest*,
+                        v1::ListJobsResponse* response) override {
+    *response->add_jobs() = job;
+    return grpc::Status::OK;
+  }
+
+  // Serves `log` in pieces: each call returns at most one entry after after_seq, and the job
+  // turns terminal only once the last one has been served, as a running job's log grows.
+  grpc::Status GetJobLog(grpc::ServerContext*, const v1::GetJobLogRequest* request,
+                         v1::GetJobLogResponse* response) override {
+    if (request->job_id() != job.id()) return {grpc::StatusCode::NOT_FOUND, "unknown job"};
+    log_after_seqs.push_back(request->after_seq());
+    for (const v1::JobLogEntry& e : log) {
+      if (e.seq() > request->after_seq()) {
+        *response->add_entries() = e;
+        break;
+      }
+    }
+    const bool last = response->entries_size() == 0 ||
+                      response->entries(0).seq() == log.back().seq();
+    response->set_state(last ? v1::JOB_STATE_SUCCEEDED : v1::JOB_STATE_RUNNING);
+    return grpc::Status::OK;
+  }
+
   v1::Job job;
+  std::vector<v1::JobLogEntry> log;
+  std::vector<int64_t> log_after_seqs;
   v1::Allocation replan_allocation;
   grpc::Status replan_error = grpc::Status::OK;
   double replanned_avg_bits = 0;
@@ -106,6 +135,56 @@ class CommandsTest : public ::testing::Test {
   std::ostringstream out_;
   std::ostringstream err_;
 };
+
+TEST_F(CommandsTest, StatusAndDescribeYamlCarryTheJsonData) {
+  EXPECT_EQ(Run({"status", "job-1", "-o", "yaml"}), kExitOk);
+  EXPECT_EQ(out_.str(), ToYaml(JobToJson(service_.job)));
+  EXPECT_EQ(Run({"describe", "job-1", "-o", "yaml"}), kExitOk);
+  EXPECT_EQ(out_.str(), ToYaml(DescribeJson(service_.job)));
+  EXPECT_THAT(out_.str(), HasSubstr("\n    chosen_scheme: W4G32\n"));
+}
+
+TEST_F(CommandsTest, ListNamesAndYaml) {
+  EXPECT_EQ(Run({"list", "-o", "name"}), kExitOk);
+  EXPECT_EQ(out_.str(), "job-1\n");
+  EXPECT_EQ(Run({"list", "-o", "yaml"}), kExitOk);
+  EXPECT_EQ(out_.str().rfind("- id: job-1\n  state: SUCCEEDED\n", 0), 0u) << out_.str();
+}
+
+std::vector<v1::JobLogEntry> ThreeEntries() {
+  std::vector<v1::JobLogEntry> log(3);
+  const char* messages[] = {"submitted: /m -> /o", "task calibrate granted to worker w-1 (attempt 1)",
+                            "job succeeded in 1.0 s"};
+  for (int i = 0; i < 3; ++i) {
+    log[i].set_seq(i + 1);
+    log[i].set_time_ms(1714564800000 + i * 1000);
+    log[i].set_message(messages[i]);
+  }
+  return log;
+}
+
+TEST_F(CommandsTest, LogsPrintsWhatIsThereAndFollowReadsOnToTheEnd) {
+  service_.log = ThreeEntries();
+  EXPECT_EQ(Run({"logs", "job-1"}), kExitOk);
+  EXPECT_EQ(out_.str(), "2024-05-01T12:00:00Z  submitted: /m -> /o\n");  // One read only.
+  EXPECT_EQ(service_.log_after_seqs, std::vector<int64_t>{0});
+
+  service_.log_after_seqs.clear();
+  EXPECT_EQ(Run({"logs", "job-1", "--follow", "-o", "json"}), kExitOk);
+  EXPECT_EQ(service_.log_after_seqs, (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_THAT(out_.str(), HasSubstr("\"seq\":3,"));
+  const std::string lines = out_.str();
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 3);
+  EXPECT_EQ(err_.str(), "");
+}
+
+TEST_F(CommandsTest, LogsOfUnknownJobAndEmptyLog) {
+  EXPECT_EQ(Run({"logs", "job-404"}), kExitFailed);
+  EXPECT_EQ(err_.str(), "sr2ctl: error: no job job-404\n");
+  EXPECT_EQ(Run({"logs", "job-1"}), kExitOk);
+  EXPECT_EQ(out_.str(), "");
+  EXPECT_THAT(err_.str(), HasSubstr("no log entries for job job-1"));
+}
 
 TEST_F(CommandsTest, DescribePrintsTheFullTable) {
   EXPECT_EQ(Run({"describe", "job-1"}), kExitOk);

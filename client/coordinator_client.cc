@@ -123,6 +123,19 @@ absl::StatusOr<v1::Allocation> CoordinatorClient::Replan(const std::string& job_
   return response.allocation();
 }
 
+absl::StatusOr<v1::GetJobLogResponse> CoordinatorClient::GetLog(const std::string& job_id,
+                                                               int64_t after_seq) {
+  SR2_RETURN_IF_ERROR(EnsureConnected());
+  grpc::ClientContext context;
+  context.set_deadline(After(kCallDeadline));
+  v1::GetJobLogRequest request;
+  request.set_job_id(job_id);
+  request.set_after_seq(after_seq);
+  v1::GetJobLogResponse response;
+  SR2_RETURN_IF_ERROR(FromGrpc(stub_->GetJobLog(&context, request, &response), job_id));
+  return response;
+}
+
 absl::Status CoordinatorClient::Watch(const std::string& job_id,
                                       const std::function<bool(const v1::JobEvent&)>& on_event) {
   SR2_RETURN_IF_ERROR(EnsureConnected());

@@ -32,6 +32,9 @@ class CoordinatorClient {
   // (no DeltaLoss table, budget out of range) is passed through.
   absl::StatusOr<v1::Allocation> Replan(const std::string& job_id, double avg_bits);
 
+  // The job's log entries after `after_seq` and its state when read.
+  absl::StatusOr<v1::GetJobLogResponse> GetLog(const std::string& job_id, int64_t after_seq);
+
   // Reads the job's event stream until it ends or `on_event` returns false. OK when the
   // stream ended cleanly or was stopped by `on_event`.
   absl::Status Watch(const std::string& job_id,

@@ -1,6 +1,7 @@
 #include "client/describe_format.h"
 
 #include "client/golden_file.h"
+#include "client/yaml_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -113,6 +114,10 @@ TEST(DescribeFormatTest, MixedJobTableMatchesGolden) {
 
 TEST(DescribeFormatTest, MixedJobJsonMatchesGolden) {
   ExpectMatchesGolden(DescribeJson(MixedJob()).dump(2) + "\n", "describe_mixed.json");
+}
+
+TEST(DescribeFormatTest, MixedJobYamlMatchesGolden) {
+  ExpectMatchesGolden(ToYaml(DescribeJson(MixedJob())), "describe_mixed.yaml");
 }
 
 TEST(DescribeFormatTest, TableHasEverySection) {

@@ -1,5 +1,7 @@
 #include "client/job_format.h"
 
+#include "client/golden_file.h"
+#include "client/yaml_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -76,6 +78,22 @@ v1::Job FailedJob() {
   job.set_create_time_ms(kCreated);
   job.mutable_spec()->set_model_uri("/m");
   return job;
+}
+
+// The goldens of `status` and `list` in each output style (yaml: the json data as YAML).
+TEST(JobFormatTest, StatusMatchesGoldens) {
+  ExpectMatchesGolden(JobTable(SucceededJob()), "status_succeeded.txt");
+  ExpectMatchesGolden(JobToJson(SucceededJob()).dump(2) + "\n", "status_succeeded.json");
+  ExpectMatchesGolden(ToYaml(JobToJson(SucceededJob())), "status_succeeded.yaml");
+}
+
+TEST(JobFormatTest, ListMatchesGoldens) {
+  std::vector<v1::Job> jobs = {SucceededJob(), FailedJob()};
+  ExpectMatchesGolden(JobListTable(jobs, kCreated + 3 * 3600 * 1000), "list.txt");
+  nlohmann::ordered_json array = nlohmann::ordered_json::array();
+  for (const v1::Job& job : jobs) array.push_back(JobToJson(job));
+  ExpectMatchesGolden(array.dump(2) + "\n", "list.json");
+  ExpectMatchesGolden(ToYaml(array), "list.yaml");
 }
 
 TEST(JobFormatTest, JsonOfSucceededJob) {

@@ -1,7 +1,7 @@
 #include "client/usage.h"
 
 #include "absl/strings/str_cat.h"
-#include "client/cli_args.h"
+#include "client/client_config.h"
 
 namespace sr2 {
 namespace {
@@ -44,13 +44,14 @@ chosen from DeltaLoss scores by an exact DP under the average-bit budget.
   --device cpu|cuda         run the job's tasks only on workers with this device (default any)
 )";
 
-constexpr char kStatusHelp[] = R"(usage: sr2ctl status JOB [-o json|table]
+constexpr char kStatusHelp[] = R"(usage: sr2ctl status JOB [-o json|yaml|table]
 
 Shows one job. -o json prints one JSON object (id, state, stage, error, output_uri,
-perplexity, progress, eta_seconds, stages, spec, result, create/start/end times).
+perplexity, progress, eta_seconds, stages, spec, result, create/start/end times); -o yaml
+the same data as YAML.
 )";
 
-constexpr char kDescribeHelp[] = R"(usage: sr2ctl describe JOB [-o json|table]
+constexpr char kDescribeHelp[] = R"(usage: sr2ctl describe JOB [-o json|yaml|table]
 
 Shows everything about a job: its state, the full config (preset and mixed-precision
 fields included), per-stage timings, each layer's scheme (16-bit with the reason for a
@@ -60,7 +61,7 @@ the bits allocated and the predicted total score. -o json prints the `status -o 
 (null when the job has none).
 )";
 
-constexpr char kReplanHelp[] = R"(usage: sr2ctl replan JOB --avg-bits B [-o json|table]
+constexpr char kReplanHelp[] = R"(usage: sr2ctl replan JOB --avg-bits B [-o json|yaml|table]
 
 Re-solves a mixed-precision job's bit allocation for another average-bit budget from its
 stored DeltaLoss table, without profiling again, and prints the new allocation: per-layer
@@ -68,9 +69,36 @@ scores and choices, budget, allocated bits and predicted score. The job's checkp
 not changed. Fails if the job has no DeltaLoss table or B is out of the candidates' range.
 )";
 
-constexpr char kListHelp[] = R"(usage: sr2ctl list [-o json|table]
+constexpr char kListHelp[] = R"(usage: sr2ctl list [-o json|yaml|table|name]
 
-Lists all jobs: one row per job (ID, STATE, STAGE, PROGRESS, MODEL, AGE) or a JSON array.
+Lists all jobs: one row per job (ID, STATE, STAGE, PROGRESS, MODEL, AGE), a JSON array, a
+YAML sequence, or (-o name) one job id per line.
+)";
+
+constexpr char kLogsHelp[] = R"(usage: sr2ctl logs JOB [--follow|-f] [-o json|yaml|table]
+
+Prints the job's event log: stages started, tasks granted to workers, completed (with their
+time), failed (with the error) or lost with an expired lease, retries, and the outcome.
+--follow keeps printing new entries until the job ends. -o json prints one JSON object per
+line (JSON Lines), -o yaml one item of a YAML sequence per entry. The coordinator keeps the
+newest 1000 entries of its 100 most recent jobs in memory, none from before a restart.
+)";
+
+constexpr char kConfigHelp[] = R"(usage: sr2ctl config view
+
+Shows each setting, its value and where it came from. A flag wins over the environment,
+which wins over the config file, which wins over the default:
+  coordinator   --coordinator, $SR2_COORDINATOR, `coordinator = "HOST:PORT"`
+  output        -o,            $SR2_OUTPUT,      `output = "yaml"` (table, json or yaml)
+The config file is $SR2_CONFIG, else $XDG_CONFIG_HOME/sr2/config.toml, else
+~/.config/sr2/config.toml: `key = value` lines, # comments.
+)";
+
+constexpr char kCompletionHelp[] = R"(usage: sr2ctl completion bash|zsh
+
+Prints a shell completion script for commands, flags, flag values and job ids:
+  source <(sr2ctl completion bash)     # in ~/.bashrc
+  source <(sr2ctl completion zsh)      # in ~/.zshrc
 )";
 
 constexpr char kCancelHelp[] = R"(usage: sr2ctl cancel JOB
@@ -80,7 +108,8 @@ Cancels a job and prints its resulting state.
 
 constexpr char kWatchHelp[] = R"(usage: sr2ctl watch JOB
 
-Follows a job: live progress per stage with ETA on stderr, then a summary.
+Follows a job: on a terminal, a progress bar per stage with the job's ETA and the running
+stage's ETA, redrawn in place on stderr; otherwise a plain line at each step. Then a summary.
 Exits 0 if the job succeeded, 1 if it failed or was cancelled.
 )";
 
@@ -109,6 +138,9 @@ std::string HelpText(std::string_view command) {
   if (command == "cancel") return kCancelHelp;
   if (command == "watch") return kWatchHelp;
   if (command == "local") return kLocalHelp;
+  if (command == "logs") return kLogsHelp;
+  if (command == "config") return kConfigHelp;
+  if (command == "completion") return kCompletionHelp;
   if (command == "version") return "usage: sr2ctl version\n\nPrints sr2ctl's version.\n";
   return absl::StrCat(R"(usage: sr2ctl [--coordinator ADDR] COMMAND [flags]
 
@@ -116,20 +148,26 @@ sr2ctl drives sr2, the distributed SignRoundV2 quantization service.
 
 Commands:
   submit MODEL_URI --out URI --calib URI [...]   submit a quantization job
-  status JOB [-o json|table]                     show a job
-  describe JOB [-o json|table]                   show everything about a job (config, layers,
+  status JOB [-o FORMAT]                         show a job
+  describe JOB [-o FORMAT]                       show everything about a job (config, layers,
                                                  DeltaLoss allocation)
-  list [-o json|table]                           list jobs
+  list [-o FORMAT|name]                          list jobs
   cancel JOB                                     cancel a job
   watch JOB                                      follow a job's progress to its end
-  replan JOB --avg-bits B [-o json|table]        re-solve a mixed-precision allocation
+  logs JOB [--follow] [-o FORMAT]                a job's events: tasks, workers, errors
+  replan JOB --avg-bits B [-o FORMAT]            re-solve a mixed-precision allocation
   local [--workers N] [--port P] [...]           run a coordinator and workers on this machine
+  config view                                    show the settings and where they come from
+  completion bash|zsh                            print a shell completion script
   version                                        print the version
   help [COMMAND]                                 this help, or a command's (also COMMAND --help)
 
+FORMAT is table (default), json or yaml.
+
 Global flags:
   --coordinator ADDR   coordinator address (default: $)",
-                      kCoordinatorEnvVar, ", else ", kDefaultCoordinator, R"()
+                      kCoordinatorEnvVar, ", else the config file, else ", kDefaultCoordinator,
+                      R"()
 
 Flags take their value as `--flag value` or `--flag=value`.
 
@@ -137,7 +175,8 @@ Exit codes:
   0  success
   1  the job failed or was cancelled, no such job, or another coordinator-side error
      (e.g. replan of a job without a DeltaLoss table)
-  2  usage error (bad command line), or a request the coordinator rejected as invalid
+  2  usage error (bad command line, bad config file or $SR2_OUTPUT), or a request the
+     coordinator rejected as invalid
   3  the coordinator could not be reached
 )");
 }

@@ -13,6 +13,8 @@ PACKAGES=(
   # Deployment checks (scripts/check-deploy.sh): promtool, and node/npm for the manifest
   # validator and the Dockerfile linter.
   prometheus nodejs npm
+  # sr2ctl's YAML goldens are read back with PyYAML (client/testdata/check_yaml_goldens.py).
+  python3-yaml
 )
 
 missing=()

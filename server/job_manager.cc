@@ -10,6 +10,7 @@
 #include "common/store/store_factory.h"
 #include "server/bit_planner.h"
 #include "server/checkpoint_assembler.h"
+#include "server/job_log_entries.h"
 #include "server/job_planner.h"
 #include "server/job_spec_defaults.h"
 #include "server/state/persisted_records.h"
@@ -195,6 +196,7 @@ void JobManager::TouchLocked(JobRecord& rec) {
     rec.job.set_end_time_ms(clock_->UnixMs());
     scheduler_.RemoveJob(rec.job.id());
     (void)SaveLocked(rec);
+    events_.Append(rec.job.id(), JobEndedEntry(rec.job));
     const std::string id = rec.job.id();
     Post([this, id] { RunCleanup(id, /*delete_staging=*/true); });
   }
@@ -299,6 +301,7 @@ void JobManager::EnterStageLocked(JobRecord& rec, v1::Stage stage, int total) {
   v1::StageProgress* p = rec.job.add_stages();
   p->set_stage(stage);
   p->set_total(total);
+  events_.Append(rec.job.id(), StageStartedEntry(stage, total));
 }
 
 void JobManager::FinishStageLocked(JobRecord& rec, v1::Stage stage) {
@@ -362,6 +365,7 @@ absl::StatusOr<std::string> JobManager::Submit(v1::JobSpec spec) {
     jobs_.erase(id);
     return absl::UnavailableError(absl::StrCat("cannot accept the job: ", saved.message()));
   }
+  events_.Append(id, SubmittedEntry(rec.job.spec()));
   TouchLocked(rec);
   Post([this, id] { RunInspect(id); });
   return id;
@@ -392,6 +396,7 @@ absl::StatusOr<v1::JobState> JobManager::Cancel(const std::string& job_id) {
   rec->job.set_state(v1::JOB_STATE_CANCELLED);
   rec->job.set_error("cancelled by user");
   rec->job.set_end_time_ms(clock_->UnixMs());
+  events_.Append(job_id, JobEndedEntry(rec->job));
   scheduler_.RemoveJob(job_id);
   TouchLocked(*rec);
   Post([this, job_id] { RunCleanup(job_id, /*delete_staging=*/true); });
@@ -421,6 +426,7 @@ void JobManager::FailJobLocked(JobRecord& rec, const std::string& error) {
   rec.job.set_state(v1::JOB_STATE_FAILED);
   rec.job.set_error(error);
   rec.job.set_end_time_ms(clock_->UnixMs());
+  events_.Append(rec.job.id(), JobEndedEntry(rec.job));
   scheduler_.RemoveJob(rec.job.id());
   TouchLocked(rec);
   const std::string id = rec.job.id();
@@ -705,6 +711,7 @@ void JobManager::RunPublish(const std::string& job_id) {
   rec->job.mutable_result()->set_output_uri(out_uri);
   rec->job.set_state(v1::JOB_STATE_SUCCEEDED);
   rec->job.set_end_time_ms(clock_->UnixMs());
+  events_.Append(job_id, JobEndedEntry(rec->job));
   scheduler_.RemoveJob(job_id);
   TouchLocked(*rec);
   Post([this, job_id] { RunCleanup(job_id, /*delete_staging=*/false); });
@@ -759,6 +766,7 @@ absl::StatusOr<std::optional<v1::Task>> JobManager::AcquireTask(const std::strin
   if (stopping_) return std::optional<v1::Task>();
   std::optional<v1::Task> task = scheduler_.Acquire(capacity);
   if (task) {
+    events_.Append(task->job_id(), TaskGrantedEntry(*scheduler_.Find(task->task_id())));
     JobRecord* rec = FindLocked(task->job_id());
     if (rec != nullptr) TouchLocked(*rec);
   }
@@ -800,6 +808,7 @@ absl::Status JobManager::CompleteTask(const v1::CompleteTaskRequest& request) {
     return s;
   }
   const TaskRecord* task = scheduler_.Find(request.task_id());
+  events_.Append(task->task.job_id(), TaskCompletedEntry(*task, clock_->NowMs()));
   JobRecord* rec = FindLocked(task->task.job_id());
   if (rec == nullptr || IsTerminal(rec->job.state())) return absl::OkStatus();
   OnTaskDoneLocked(*rec, *task);
@@ -818,6 +827,7 @@ absl::Status JobManager::FailTask(const v1::FailTaskRequest& request) {
 }
 
 void JobManager::HandleAttemptEndLocked(const AttemptEnd& end) {
+  events_.Append(end.job_id, AttemptEndedEntry(end, clock_->NowMs()));
   JobRecord* rec = FindLocked(end.job_id);
   if (rec == nullptr) return;
   if (end.exhausted) {

@@ -18,6 +18,7 @@
 #include "common/model/model_layout.h"
 #include "common/util/clock.h"
 #include "server/coordinator_options.h"
+#include "server/job_event_log.h"
 #include "server/state/state_store.h"
 #include "server/task_scheduler.h"
 #include "sr2/v1/job_service.pb.h"
@@ -52,6 +53,8 @@ class JobManager {
   // updates `*version`. NotFound for unknown jobs; DeadlineExceeded on timeout.
   absl::StatusOr<v1::Job> WaitForChange(const std::string& job_id, int64_t* version,
                                         absl::Duration timeout) const;
+  // Each job's events (stages, tasks, outcome) for `sr2ctl logs`.
+  const JobEventLog& events() const { return events_; }
 
   // --- Worker protocol ---
   absl::StatusOr<v1::RegisterWorkerResponse> RegisterWorker(const v1::WorkerInfo& info);
@@ -111,6 +114,7 @@ class JobManager {
   const CoordinatorOptions options_;
   const Clock* clock_;
   StateStore* const state_;
+  JobEventLog events_{clock_};
 
   mutable absl::Mutex mu_;
   mutable absl::CondVar changed_cv_;  // Any job changed (watchers).

@@ -64,4 +64,17 @@ grpc::Status JobServiceImpl::Replan(grpc::ServerContext*, const v1::ReplanReques
   return grpc::Status::OK;
 }
 
+grpc::Status JobServiceImpl::GetJobLog(grpc::ServerContext*, const v1::GetJobLogRequest* request,
+                                       v1::GetJobLogResponse* response) {
+  // The state first: entries are appended under the same lock as each state change, so every
+  // entry up to this state is in the slice read after it.
+  absl::StatusOr<v1::Job> job = jobs_->Get(request->job_id());
+  if (!job.ok()) return ToGrpcStatus(job.status());
+  JobEventLog::Slice slice = jobs_->events().Read(request->job_id(), request->after_seq());
+  response->set_state(job->state());
+  response->set_dropped(slice.dropped);
+  for (v1::JobLogEntry& entry : slice.entries) *response->add_entries() = std::move(entry);
+  return grpc::Status::OK;
+}
+
 }  // namespace sr2::server

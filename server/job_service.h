@@ -22,6 +22,8 @@ class JobServiceImpl final : public v1::JobService::Service {
                         grpc::ServerWriter<v1::JobEvent>* writer) override;
   grpc::Status Replan(grpc::ServerContext*, const v1::ReplanRequest* request,
                       v1::ReplanResponse* response) override;
+  grpc::Status GetJobLog(grpc::ServerContext*, const v1::GetJobLogRequest* request,
+                         v1::GetJobLogResponse* response) override;
 
  private:
   JobManager* jobs_;

@@ -158,9 +158,16 @@ void TaskScheduler::PromoteDependents(const std::string& done_id) {
 
 AttemptEnd TaskScheduler::EndAttempt(TaskRecord& t, const std::string& error, bool retryable) {
   t.last_error = error;
+  AttemptEnd end;
+  end.task_id = t.task.task_id();
+  end.job_id = t.task.job_id();
+  end.error = error;
+  end.worker_id = t.worker_id;
+  end.attempt = t.attempts;
+  end.max_attempts = options_.max_attempts;
+  end.started_ms = t.started_ms;
   t.worker_id.clear();
   MarkChanged(t.task.task_id());
-  AttemptEnd end{t.task.task_id(), t.task.job_id(), false, error};
   if (retryable && t.attempts < options_.max_attempts) {
     t.state = TaskState::kReady;
     ready_.push_back(t.task.task_id());
@@ -190,6 +197,7 @@ std::vector<AttemptEnd> TaskScheduler::ExpireLeases() {
           t, absl::StrCat("lease expired on worker ", t.worker_id, " (no heartbeat for ",
                           options_.lease_ms, " ms)"),
           /*retryable=*/true));
+      ended.back().lease_expired = true;
     }
   }
   return ended;

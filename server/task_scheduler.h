@@ -58,6 +58,12 @@ struct AttemptEnd {
   std::string job_id;
   bool exhausted = false;  // No attempts left (or not retryable): the job must fail.
   std::string error;
+  // For the job's event log.
+  std::string worker_id;
+  int attempt = 0;         // The attempt that ended, 1-based.
+  int max_attempts = 0;
+  int64_t started_ms = 0;  // When that attempt was granted (Clock::NowMs).
+  bool lease_expired = false;
 };
 
 class TaskScheduler {

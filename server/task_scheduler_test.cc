@@ -3,19 +3,10 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/util/fake_clock.h"
 
 namespace sr2::server {
 namespace {
-
-class FakeClock : public Clock {
- public:
-  int64_t NowMs() const override { return now_; }
-  int64_t UnixMs() const override { return now_; }
-  void Advance(int64_t ms) { now_ += ms; }
-
- private:
-  int64_t now_ = 1000;
-};
 
 v1::Task MakeTask(const std::string& job, const std::string& name) {
   v1::Task t;

@@ -1,0 +1,45 @@
+#include "server/job_event_log.h"
+
+#include <algorithm>
+
+namespace sr2::server {
+
+JobEventLog::JobEventLog(const Clock* clock, JobEventLogOptions options)
+    : clock_(clock), options_(options) {}
+
+void JobEventLog::Append(const std::string& job_id, v1::JobLogEntry entry) {
+  absl::MutexLock lock(&mu_);
+  JobLog& log = logs_[job_id];
+  entry.set_seq(log.next_seq++);
+  entry.set_time_ms(clock_->UnixMs());
+  log.entries.push_back(std::move(entry));
+  while (static_cast<int>(log.entries.size()) > std::max(1, options_.max_entries_per_job)) {
+    log.entries.pop_front();
+  }
+  if (!log.listed) {
+    log.listed = true;
+    order_.push_back(job_id);
+  }
+  while (static_cast<int>(order_.size()) > std::max(1, options_.max_jobs)) {
+    JobLog& oldest = logs_[order_.front()];
+    oldest.entries.clear();
+    oldest.listed = false;
+    order_.pop_front();
+  }
+}
+
+JobEventLog::Slice JobEventLog::Read(const std::string& job_id, int64_t after_seq) const {
+  absl::MutexLock lock(&mu_);
+  Slice slice;
+  auto it = logs_.find(job_id);
+  if (it == logs_.end()) return slice;
+  const JobLog& log = it->second;
+  const int64_t first_kept = log.next_seq - static_cast<int64_t>(log.entries.size());
+  slice.dropped = std::max<int64_t>(0, first_kept - 1 - std::max<int64_t>(after_seq, 0));
+  for (const v1::JobLogEntry& entry : log.entries) {
+    if (entry.seq() > after_seq) slice.entries.push_back(entry);
+  }
+  return slice;
+}
+
+}  // namespace sr2::server

@@ -41,6 +41,8 @@ chosen from DeltaLoss scores by an exact DP under the average-bit budget.
   --share-fused-layers      q/k/v and gate/up get one scheme each
   --profile-nsamples N      DeltaLoss calibration windows (default 16)
   --profile-seqlen N        DeltaLoss window length (default 256)
+  --profile-batch-size N    DeltaLoss windows per forward/backward task (default 8)
+  --profile-blocks-per-task N  blocks per DeltaLoss pipeline task (default 4)
 )";
 
 constexpr char kStatusHelp[] = R"(usage: sr2ctl status JOB [-o json|table]

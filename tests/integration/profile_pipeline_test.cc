@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/data/token_file.h"
 #include "common/store/local_object_store.h"
@@ -80,7 +81,7 @@ TEST(ProfilePipelineTest, DistributedDeltaLossMatchesSingleProcess) {
     }
   }
   EXPECT_LE(worst, 1e-5);
-  RecordProperty("max_rel_diff", std::to_string(worst));
+  RecordProperty("max_rel_diff", absl::StrFormat("%.3g", worst));
 
   absl::StatusOr<v1::Allocation> allocation =
       server::PlanAllocation(spec, plan->quantizable, *expected, spec.avg_bits());

@@ -14,6 +14,7 @@
 #include <torch/torch.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/data/token_file.h"
 #include "common/model/model_layout.h"
 #include "common/store/local_object_store.h"
@@ -125,7 +126,7 @@ TEST_F(ProfileTasksTest, BlockRangePipelineMatchesSingleProcessDeltaLoss) {
       }
     }
     EXPECT_LE(worst, 1e-5) << blocks_per_task << " blocks per task";
-    RecordProperty(absl::StrCat("max_rel_diff_", blocks_per_task), std::to_string(worst));
+    RecordProperty(absl::StrCat("max_rel_diff_", blocks_per_task), absl::StrFormat("%.3g", worst));
   }
 }
 

@@ -126,7 +126,8 @@ TEST_F(ProfileTasksTest, BlockRangePipelineMatchesSingleProcessDeltaLoss) {
       }
     }
     EXPECT_LE(worst, 1e-5) << blocks_per_task << " blocks per task";
-    RecordProperty(absl::StrCat("max_rel_diff_", blocks_per_task), absl::StrFormat("%.3g", worst));
+    RecordProperty(absl::StrCat("max_rel_diff_", blocks_per_task),
+                   absl::StrFormat("%.3g", worst));
   }
 }
 

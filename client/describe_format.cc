@@ -59,7 +59,7 @@ std::string ConfigSection(const v1::JobSpec& spec) {
       {"profile_nsamples", absl::StrCat(spec.profile_nsamples())},
       {"profile_seqlen", absl::StrCat(spec.profile_seqlen())},
       {"profile_batch_size", absl::StrCat(spec.profile_batch_size())},
-      {"profile_blocks_per_task", absl::StrCat(spec.profile_blocks_per_task())}};
+      {"profile_task_blocks", absl::StrCat(spec.profile_blocks_per_task())}};
   return absl::StrCat("Config:\n", RenderColumns(rows, 2));
 }
 

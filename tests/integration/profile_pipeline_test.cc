@@ -38,7 +38,7 @@ TEST(ProfilePipelineTest, DistributedDeltaLossMatchesSingleProcess) {
   // The same job's spec and layers, scored in this process.
   v1::JobSpec spec;
   spec.set_model_uri(kStoriesModel);
-  spec.set_out_uri(out);
+  spec.set_out_uri(out + "-unused");  // PlanJob refuses an existing --out.
   spec.set_calib_uri(kCalibTokens);
   spec.set_algorithm(v1::ALGORITHM_RTN);
   spec.set_avg_bits(3);

@@ -216,6 +216,12 @@ FlagTable SubmitFlags(CliArgs& out, std::optional<std::string>& scheme_text,
                                         [&spec](int32_t v) { spec.set_profile_nsamples(v); });
   flags["--profile-seqlen"] = IntFlag("--profile-seqlen", 2, kMaxInt32,
                                       [&spec](int32_t v) { spec.set_profile_seqlen(v); });
+  flags["--profile-batch-size"] =
+      IntFlag("--profile-batch-size", 1, kMaxInt32,
+              [&spec](int32_t v) { spec.set_profile_batch_size(v); });
+  flags["--profile-blocks-per-task"] =
+      IntFlag("--profile-blocks-per-task", 1, kMaxInt32,
+              [&spec](int32_t v) { spec.set_profile_blocks_per_task(v); });
   flags["--eval-seqlen"] =
       IntFlag("--eval-seqlen", 1, kMaxInt32, [&spec](int32_t v) { spec.set_eval_seqlen(v); });
   flags["--batch-size"] =

@@ -99,7 +99,8 @@ TEST(CliArgsTest, SubmitPresetAndZeroIters) {
 TEST(CliArgsTest, SubmitMixedPrecisionFlags) {
   auto args = Parse({"submit", "m", "--out", "o", "--calib", "c", "--avg-bits", "2.75",
                      "--candidates=W2G32,,w4g128", "--asym", "--ignore-scale-zp-bits",
-                     "--share-fused-layers", "--profile-nsamples", "8", "--profile-seqlen=128"});
+                     "--share-fused-layers", "--profile-nsamples", "8", "--profile-seqlen=128",
+                     "--profile-batch-size", "4", "--profile-blocks-per-task=2"});
   ASSERT_TRUE(args.ok()) << args.status();
   const v1::JobSpec& spec = args->submit.spec;
   EXPECT_DOUBLE_EQ(spec.avg_bits(), 2.75);
@@ -114,6 +115,8 @@ TEST(CliArgsTest, SubmitMixedPrecisionFlags) {
   EXPECT_TRUE(spec.share_fused_layers());
   EXPECT_EQ(spec.profile_nsamples(), 8);
   EXPECT_EQ(spec.profile_seqlen(), 128);
+  EXPECT_EQ(spec.profile_batch_size(), 4);
+  EXPECT_EQ(spec.profile_blocks_per_task(), 2);
   // --asym alone says nothing about the uniform scheme's bits.
   EXPECT_EQ(spec.scheme().bits(), 0);
 
@@ -147,6 +150,8 @@ TEST(CliArgsTest, SubmitMixedPrecisionErrors) {
               HasSubstr("--profile-nsamples: expected an integer >= 1, got '0'"));
   EXPECT_THAT(with({"--profile-seqlen", "1"}),
               HasSubstr("--profile-seqlen: expected an integer >= 2, got '1'"));
+  EXPECT_THAT(with({"--profile-blocks-per-task", "0"}),
+              HasSubstr("--profile-blocks-per-task: expected an integer >= 1, got '0'"));
   EXPECT_THAT(with({"--share-fused-layers=yes"}), HasSubstr("--share-fused-layers takes no value"));
   EXPECT_THAT(with({"--preset"}), HasSubstr("--preset needs a value"));
 }

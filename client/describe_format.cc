@@ -57,7 +57,9 @@ std::string ConfigSection(const v1::JobSpec& spec) {
       {"ignore_scale_zp_bits", YesNo(spec.ignore_scale_zp_bits())},
       {"share_fused_layers", YesNo(spec.share_fused_layers())},
       {"profile_nsamples", absl::StrCat(spec.profile_nsamples())},
-      {"profile_seqlen", absl::StrCat(spec.profile_seqlen())}};
+      {"profile_seqlen", absl::StrCat(spec.profile_seqlen())},
+      {"profile_batch_size", absl::StrCat(spec.profile_batch_size())},
+      {"profile_task_blocks", absl::StrCat(spec.profile_blocks_per_task())}};
   return absl::StrCat("Config:\n", RenderColumns(rows, 2));
 }
 

@@ -74,6 +74,8 @@ v1::Job MixedJob() {
   spec->set_share_fused_layers(true);
   spec->set_profile_nsamples(16);
   spec->set_profile_seqlen(256);
+  spec->set_profile_batch_size(8);
+  spec->set_profile_blocks_per_task(4);
   const std::pair<v1::Stage, double> stages[] = {
       {v1::STAGE_INSPECT, 0.4},  {v1::STAGE_CALIBRATE, 3.2},  {v1::STAGE_PROFILE, 61},
       {v1::STAGE_ALLOCATE, 0.1}, {v1::STAGE_QUANTIZE, 640.5}, {v1::STAGE_ASSEMBLE, 2.5},

@@ -46,7 +46,9 @@ json SpecToJson(const v1::JobSpec& spec) {
           {"ignore_scale_zp_bits", spec.ignore_scale_zp_bits()},
           {"share_fused_layers", spec.share_fused_layers()},
           {"profile_nsamples", spec.profile_nsamples()},
-          {"profile_seqlen", spec.profile_seqlen()}};
+          {"profile_seqlen", spec.profile_seqlen()},
+          {"profile_batch_size", spec.profile_batch_size()},
+          {"profile_blocks_per_task", spec.profile_blocks_per_task()}};
 }
 
 json ResultToJson(const v1::JobResult& result) {

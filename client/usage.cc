@@ -42,6 +42,8 @@ chosen from DeltaLoss scores by an exact DP under the average-bit budget.
   --profile-nsamples N      DeltaLoss calibration windows (default 16)
   --profile-seqlen N        DeltaLoss window length (default 256)
   --device cpu|cuda         run the job's tasks only on workers with this device (default any)
+  --profile-batch-size N    DeltaLoss windows per forward/backward task (default 8)
+  --profile-blocks-per-task N  blocks per DeltaLoss pipeline task (default 4)
 )";
 
 constexpr char kStatusHelp[] = R"(usage: sr2ctl status JOB [-o json|yaml|table]

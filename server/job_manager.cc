@@ -15,6 +15,7 @@
 #include "server/job_spec_defaults.h"
 #include "server/state/persisted_records.h"
 #include "server/task_requirements.h"
+#include "server/profile_planner.h"
 
 namespace sr2::server {
 namespace {
@@ -467,16 +468,19 @@ void JobManager::RunInspect(const std::string& job_id) {
   rec->needs = EstimateTaskRequirements(plan->layout, spec);
   scheduler_.Add(BaseTaskLocked(*rec, v1::TASK_KIND_CALIBRATE, "calibrate"), {});
   if (IsMixed(spec)) {
-    // One profile task per candidate; the blocks are planned once the scores are in.
-    for (int c = 0; c < spec.candidates_size(); ++c) {
-      v1::Task t = BaseTaskLocked(*rec, v1::TASK_KIND_PROFILE, absl::StrCat("profile-", c));
-      t.set_candidate_index(c);
-      for (const LinearLayer& layer : plan->quantizable) {
-        v1::LayerAssignment* a = t.add_layers();
-        a->set_name(layer.name);
-        *a->mutable_scheme() = spec.candidates(c);
-      }
-      scheduler_.Add(std::move(t), {TaskId(job_id, "calibrate")});
+    // The DeltaLoss pipeline; the blocks are planned once the scores are in.
+    absl::StatusOr<std::vector<ProfileTask>> profile =
+        PlanProfileTasks(spec, plan->quantizable, rec->num_blocks);
+    if (!profile.ok()) {
+      FailJobLocked(*rec, std::string(profile.status().message()));
+      return;
+    }
+    for (ProfileTask& p : *profile) {
+      v1::Task t = BaseTaskLocked(*rec, v1::TASK_KIND_PROFILE, p.name);
+      t.MergeFrom(p.task);
+      std::vector<std::string> deps = {TaskId(job_id, "calibrate")};
+      for (const std::string& d : p.deps) deps.push_back(TaskId(job_id, d));
+      scheduler_.Add(std::move(t), std::move(deps));
     }
   } else {
     AddBlockTasksLocked(*rec, plan->blocks);
@@ -535,17 +539,24 @@ void JobManager::OnTaskDoneLocked(JobRecord& rec, const TaskRecord& task) {
     case v1::TASK_KIND_CALIBRATE:
       FinishStageLocked(rec, v1::STAGE_CALIBRATE);
       if (IsMixed(rec.job.spec())) {
-        EnterStageLocked(rec, v1::STAGE_PROFILE, rec.job.spec().candidates_size());
+        int profile_tasks = 0;
+        for (const TaskRecord* t : scheduler_.TasksOfJob(job_id)) {
+          profile_tasks += t->task.kind() == v1::TASK_KIND_PROFILE;
+        }
+        EnterStageLocked(rec, v1::STAGE_PROFILE, profile_tasks);
       } else {
         EnterStageLocked(rec, v1::STAGE_QUANTIZE, rec.num_blocks);
       }
       break;
     case v1::TASK_KIND_PROFILE: {
       const int done = DoneTasksLocked(job_id, v1::TASK_KIND_PROFILE);
+      bool all_done = false;
       for (v1::StageProgress& p : *rec.job.mutable_stages()) {
-        if (p.stage() == v1::STAGE_PROFILE) p.set_done(done);
+        if (p.stage() != v1::STAGE_PROFILE) continue;
+        p.set_done(done);
+        all_done = done == p.total();
       }
-      if (done == rec.job.spec().candidates_size()) {
+      if (all_done) {
         EnterStageLocked(rec, v1::STAGE_ALLOCATE, 1);
         Post([this, job_id] { RunAllocate(job_id); });
       }
@@ -576,24 +587,22 @@ void JobManager::OnTaskDoneLocked(JobRecord& rec, const TaskRecord& task) {
 void JobManager::RunAllocate(const std::string& job_id) {
   v1::JobSpec spec;
   std::vector<LinearLayer> layers;
-  std::map<std::string, std::vector<double>> scores;
+  absl::StatusOr<std::map<std::string, std::vector<double>>> scores;
   {
     absl::MutexLock lock(&mu_);
     JobRecord* rec = FindLocked(job_id);
     if (rec == nullptr || IsTerminal(rec->job.state())) return;
     spec = rec->job.spec();
     layers = rec->layers;
+    std::vector<FinishedTask> profile;
     for (const TaskRecord* t : scheduler_.TasksOfJob(job_id)) {
-      if (t->task.kind() != v1::TASK_KIND_PROFILE) continue;
-      for (const auto& [name, score] : t->output.layer_scores()) {
-        std::vector<double>& row = scores[name];
-        row.resize(spec.candidates_size());
-        row[t->task.candidate_index()] = score;
-      }
+      profile.emplace_back(&t->task, &t->output);
     }
+    scores = SumProfileScores(spec, layers, profile);
   }
   absl::StatusOr<v1::Allocation> allocation =
-      PlanAllocation(spec, layers, scores, spec.avg_bits());
+      scores.ok() ? PlanAllocation(spec, layers, *scores, spec.avg_bits())
+                  : absl::StatusOr<v1::Allocation>(scores.status());
 
   absl::MutexLock lock(&mu_);
   JobRecord* rec = FindLocked(job_id);

@@ -20,6 +20,10 @@ constexpr uint64_t kDefaultSeed = 42;
 // AutoScheme's DeltaLoss calibration (§3.1): 16 windows of 256 tokens.
 constexpr int kDefaultProfileNsamples = 16;
 constexpr int kDefaultProfileSeqlen = 256;
+constexpr int kDefaultProfileBatch = 8;  // AutoScheme's low_gpu_mem_usage batch.
+// Blocks per DeltaLoss pipeline task: small models run in two or three stages, large ones in
+// stages of a few blocks that fit a worker.
+constexpr int kDefaultProfileBlocksPerTask = 4;
 
 absl::Status Invalid(const std::string& field, const std::string& why) {
   return absl::InvalidArgumentError(absl::StrCat("invalid job: ", field, " ", why));
@@ -77,6 +81,10 @@ void FillJobSpecDefaults(v1::JobSpec* spec) {
   if (spec->avg_bits() > 0) {
     if (spec->profile_nsamples() == 0) spec->set_profile_nsamples(kDefaultProfileNsamples);
     if (spec->profile_seqlen() == 0) spec->set_profile_seqlen(kDefaultProfileSeqlen);
+    if (spec->profile_batch_size() == 0) spec->set_profile_batch_size(kDefaultProfileBatch);
+    if (spec->profile_blocks_per_task() == 0) {
+      spec->set_profile_blocks_per_task(kDefaultProfileBlocksPerTask);
+    }
   }
 }
 
@@ -105,6 +113,10 @@ absl::Status ValidateJobSpec(const v1::JobSpec& spec) {
   if (spec.avg_bits() > 0 &&
       (spec.profile_nsamples() < 1 || spec.profile_seqlen() < 2)) {
     return Invalid("profile_nsamples/profile_seqlen", "must be positive");
+  }
+  if (spec.avg_bits() > 0 &&
+      (spec.profile_batch_size() < 1 || spec.profile_blocks_per_task() < 1)) {
+    return Invalid("profile_batch_size/profile_blocks_per_task", "must be positive");
   }
   if (!spec.preset().empty() && spec.preset() != "default" && spec.preset() != "best" &&
       spec.preset() != "light" && spec.preset() != "rtn") {

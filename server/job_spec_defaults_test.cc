@@ -71,5 +71,21 @@ TEST(JobSpecDefaultsTest, RejectsBadFieldsByName) {
   expect_invalid(bad_seqlen, "seqlen");
 }
 
+TEST(JobSpecDefaultsTest, MixedPrecisionProfileDefaultsAndBounds) {
+  v1::JobSpec spec = MinimalSpec();
+  spec.set_avg_bits(3);
+  spec.add_candidates()->set_bits(2);
+  spec.add_candidates()->set_bits(4);
+  for (v1::QuantScheme& c : *spec.mutable_candidates()) c.set_group_size(32);
+  FillJobSpecDefaults(&spec);
+  EXPECT_EQ(spec.profile_nsamples(), 16);
+  EXPECT_EQ(spec.profile_seqlen(), 256);
+  EXPECT_EQ(spec.profile_batch_size(), 8);
+  EXPECT_EQ(spec.profile_blocks_per_task(), 4);
+  EXPECT_TRUE(ValidateJobSpec(spec).ok());
+  spec.set_profile_blocks_per_task(-1);
+  EXPECT_EQ(ValidateJobSpec(spec).code(), absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace sr2::server

@@ -47,14 +47,16 @@ std::map<int, v1::TaskRequirements> EstimateTaskRequirements(const ModelLayout& 
   // x_fp, x_q, the FP target and the next input (4 chains); one training pass.
   bytes[v1::TASK_KIND_QUANTIZE_BLOCK] =
       5 * block + 4 * chain + BlockPassBytes(c, batch, spec.seqlen());
-  // DeltaLoss: the model, its qdq copy and gradients, every block's cached input, one pass.
-  const int64_t profile_windows = std::max(spec.profile_nsamples(), 1);
+  // A DeltaLoss pipeline task: a range of blocks (FP, qdq and gradients), the embedding or
+  // the head at the ends of the chain, the range's cached inputs and one pass with the logits.
+  const int64_t profile_batch = std::max(spec.profile_batch_size(), 1);
   const int64_t profile_seqlen = std::max(spec.profile_seqlen(), 1);
+  const int64_t range = std::max(1, std::min(spec.profile_blocks_per_task(), layout.num_blocks()));
   bytes[v1::TASK_KIND_PROFILE] =
-      3 * model +
-      int64_t{layout.num_blocks()} * profile_windows * profile_seqlen * c.hidden_size * kFloat +
-      BlockPassBytes(c, 1, profile_seqlen) +
-      2 * profile_seqlen * int64_t{c.vocab_size} * kFloat;
+      3 * (range * block + embedding) +
+      (range + 1) * profile_batch * profile_seqlen * c.hidden_size * kFloat +
+      BlockPassBytes(c, profile_batch, profile_seqlen) +
+      2 * profile_batch * profile_seqlen * int64_t{c.vocab_size} * kFloat;
   // Evaluation: the dequantized model and the logits of one batch of 8 windows.
   const int64_t eval_seqlen = std::max(spec.eval_seqlen(), 1);
   bytes[v1::TASK_KIND_EVALUATE] =

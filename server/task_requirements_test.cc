@@ -28,6 +28,8 @@ v1::JobSpec Spec(int nsamples) {
   spec.set_eval_seqlen(2048);
   spec.set_profile_nsamples(16);
   spec.set_profile_seqlen(256);
+  spec.set_profile_batch_size(8);
+  spec.set_profile_blocks_per_task(4);
   return spec;
 }
 

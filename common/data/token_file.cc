@@ -3,6 +3,8 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/store/store_factory.h"
+#include "common/util/status_macros.h"
 
 namespace sr2 {
 
@@ -29,6 +31,11 @@ absl::StatusOr<std::vector<int32_t>> ParseTokenFile(std::string_view bytes, int 
     }
   }
   return tokens;
+}
+
+absl::StatusOr<std::vector<int32_t>> ReadTokenFile(const std::string& uri, int vocab_size) {
+  SR2_ASSIGN_OR_RETURN(BlobPtr blob, ReadUri(uri));
+  return ParseTokenFile(blob->view(), vocab_size, uri);
 }
 
 absl::StatusOr<std::vector<std::vector<int32_t>>> TakeWindows(const std::vector<int32_t>& tokens,

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -13,6 +14,9 @@ namespace sr2 {
 // or an id lies outside [0, vocab_size). `source` names the file in errors.
 absl::StatusOr<std::vector<int32_t>> ParseTokenFile(std::string_view bytes, int vocab_size,
                                                     std::string_view source);
+
+// Reads the token file at `uri` (path, file:// or s3://) and parses it as ParseTokenFile does.
+absl::StatusOr<std::vector<int32_t>> ReadTokenFile(const std::string& uri, int vocab_size);
 
 // The first `count` non-overlapping windows of `seqlen` tokens. InvalidArgument when the
 // file holds fewer than count*seqlen tokens (the message gives both numbers).

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/util/status_macros.h"
@@ -52,6 +53,19 @@ const std::vector<std::string>& LlamaBlockLinears() {
 }
 
 std::string BlockPrefix(int block) { return absl::StrCat("model.layers.", block, "."); }
+
+std::optional<int> BlockOfTensor(const std::string& name) {
+  static const std::string kLayers = "model.layers.";
+  if (name.compare(0, kLayers.size(), kLayers) != 0) return std::nullopt;
+  const size_t dot = name.find('.', kLayers.size());
+  int block = -1;
+  if (dot == std::string::npos ||
+      !absl::SimpleAtoi(name.substr(kLayers.size(), dot - kLayers.size()), &block) ||
+      block < 0 || name.compare(0, dot + 1, BlockPrefix(block)) != 0) {
+    return std::nullopt;
+  }
+  return block;
+}
 
 absl::StatusOr<ModelLayout> ModelLayout::Inspect(const LlamaConfig& config,
                                                  const CheckpointReader& checkpoint) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,9 @@ const std::vector<std::string>& LlamaBlockLinears();
 
 // Prefix of block `i`'s tensors: "model.layers.<i>.".
 std::string BlockPrefix(int block);
+// The block of a tensor named BlockPrefix(i) + "..." (canonical digits only); nullopt for any
+// other name.
+std::optional<int> BlockOfTensor(const std::string& name);
 
 struct ModelLayout {
   LlamaConfig config;

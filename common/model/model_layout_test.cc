@@ -73,6 +73,13 @@ TEST(ModelLayoutNamesTest, BlockLinearsAndPrefix) {
                                       "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj",
                                       "mlp.down_proj"}));
   EXPECT_EQ(BlockPrefix(12), "model.layers.12.");
+  EXPECT_EQ(BlockOfTensor("model.layers.12.mlp.up_proj.weight"), 12);
+  EXPECT_EQ(BlockOfTensor("model.layers.0.input_layernorm.weight"), 0);
+  for (const char* other : {"model.norm.weight", "model.layers.07.mlp.up_proj.weight",
+                            "model.layers.x.mlp", "model.layers.3", "model.layers.-1.mlp",
+                            "lm_head.weight"}) {
+    EXPECT_EQ(BlockOfTensor(other), std::nullopt) << other;
+  }
 }
 
 TEST_F(ModelLayoutTest, InspectsStories260K) {

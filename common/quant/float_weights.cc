@@ -235,7 +235,8 @@ absl::StatusOr<FloatTensor> LoadPackedLayer(const CheckpointReader& checkpoint,
 }  // namespace
 
 absl::StatusOr<std::map<std::string, FloatTensor>> LoadFloatWeights(
-    const CheckpointReader& checkpoint, std::string_view config_json) {
+    const CheckpointReader& checkpoint, std::string_view config_json,
+    const std::function<bool(const std::string& name)>& wanted) {
   std::optional<PackedConfig> packed;
   SR2_RETURN_IF_ERROR(ParsePackedConfig(config_json, &packed));
   std::set<std::string> packed_layers;
@@ -256,7 +257,7 @@ absl::StatusOr<std::map<std::string, FloatTensor>> LoadFloatWeights(
 
   std::map<std::string, FloatTensor> result;
   for (const std::string& name : checkpoint.TensorNames()) {
-    if (is_packed_part(name)) continue;
+    if (is_packed_part(name) || (wanted && !wanted(name))) continue;
     SR2_ASSIGN_OR_RETURN(std::vector<float> values, checkpoint.ReadFloat(name));
     result[name] = FloatTensor{checkpoint.Find(name)->shape, std::move(values)};
   }
@@ -267,6 +268,7 @@ absl::StatusOr<std::map<std::string, FloatTensor>> LoadFloatWeights(
           "layer ", layer, " has packed tensors but quantization_config keeps it unquantized"));
     }
     const std::string weight = layer + ".weight";
+    if (wanted && !wanted(weight)) continue;
     if (result.count(weight) != 0) {
       return absl::InvalidArgumentError(
           absl::StrCat("layer ", layer, " has both ", weight, " and packed tensors"));

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -21,8 +22,10 @@ struct FloatTensor {
 
 // Every tensor as fp32 by name. When `config_json` has a GPTQ-packed quantization_config, each
 // "<layer>.qweight/.qzeros/.scales" triple becomes "<layer>.weight" (per-layer bits from
-// extra_config / dynamic); g_idx is checked to be the plain i/G order.
+// extra_config / dynamic); g_idx is checked to be the plain i/G order. When `wanted` is given,
+// only the tensors it accepts (by their resulting name) are read.
 absl::StatusOr<std::map<std::string, FloatTensor>> LoadFloatWeights(
-    const CheckpointReader& checkpoint, std::string_view config_json);
+    const CheckpointReader& checkpoint, std::string_view config_json,
+    const std::function<bool(const std::string& name)>& wanted = nullptr);
 
 }  // namespace sr2

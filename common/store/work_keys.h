@@ -22,4 +22,14 @@ inline std::string QuantActivationKey(int block) {
   return absl::StrFormat("act/x_q_%05d.safetensors", block);
 }
 
+// DeltaLoss pipeline of one (candidate, calibration batch), same "x" tensor format: the input
+// of block `block` on the model qdq'd under the candidate (block == num_blocks: the last
+// block's output), and dL/d of that same tensor.
+inline std::string ProfileActivationKey(int candidate, int batch, int block) {
+  return absl::StrFormat("profile/c%03d_b%05d/x_%05d.safetensors", candidate, batch, block);
+}
+inline std::string ProfileGradientKey(int candidate, int batch, int block) {
+  return absl::StrFormat("profile/c%03d_b%05d/g_%05d.safetensors", candidate, batch, block);
+}
+
 }  // namespace sr2

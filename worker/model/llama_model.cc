@@ -141,9 +141,19 @@ torch::Tensor BlockForward(const LlamaConfig& config, const BlockWeights& w, con
   return out + torch::linear(gated, w.down_proj);
 }
 
+bool ModelParts::Holds(const LlamaConfig& config, const std::string& name) const {
+  if (const std::optional<int> block = BlockOfTensor(name)) {
+    return *block >= block_begin && *block < (block_end < 0 ? config.num_hidden_layers : block_end);
+  }
+  if (name == "model.embed_tokens.weight") {
+    return embedding || (head && config.tie_word_embeddings);  // Tied: lm_head is the embedding.
+  }
+  return head && (name == "model.norm.weight" || name == "lm_head.weight");
+}
+
 absl::StatusOr<LlamaModel> LlamaModel::Create(const LlamaConfig& config,
                                               const std::map<std::string, FloatTensor>& weights,
-                                              torch::Device device) {
+                                              torch::Device device, const ModelParts& parts) {
   if (config.mlp_bias) {
     return absl::UnimplementedError("mlp_bias=true is not supported");
   }
@@ -158,20 +168,34 @@ absl::StatusOr<LlamaModel> LlamaModel::Create(const LlamaConfig& config,
   const int64_t q_out = int64_t{config.num_attention_heads} * config.head_dim;
   const int64_t kv_out = int64_t{config.num_key_value_heads} * config.head_dim;
 
-  LlamaModel model(config, device);
-  SR2_ASSIGN_OR_RETURN(model.embed_,
-                       TakeTensor(weights, "model.embed_tokens.weight",
-                                  {config.vocab_size, hidden}, device));
-  SR2_ASSIGN_OR_RETURN(model.final_norm_,
-                       TakeTensor(weights, "model.norm.weight", {hidden}, device));
-  if (config.tie_word_embeddings && weights.count("lm_head.weight") == 0) {
-    model.lm_head_ = model.embed_;
-  } else {
-    SR2_ASSIGN_OR_RETURN(model.lm_head_, TakeTensor(weights, "lm_head.weight",
-                                                    {config.vocab_size, hidden}, device));
+  const int block_end = parts.block_end < 0 ? config.num_hidden_layers : parts.block_end;
+  if (parts.block_begin < 0 || parts.block_begin > block_end ||
+      block_end > config.num_hidden_layers) {
+    return absl::InvalidArgumentError(absl::StrCat("block range [", parts.block_begin, ", ",
+                                                   block_end, ") is outside the model's ",
+                                                   config.num_hidden_layers, " blocks"));
   }
 
-  for (int i = 0; i < config.num_hidden_layers; ++i) {
+  LlamaModel model(config, device);
+  torch::Tensor embed;
+  if (parts.Holds(config, "model.embed_tokens.weight")) {
+    SR2_ASSIGN_OR_RETURN(embed, TakeTensor(weights, "model.embed_tokens.weight",
+                                           {config.vocab_size, hidden}, device));
+  }
+  if (parts.embedding) model.embed_ = embed;
+  if (parts.head) {
+    SR2_ASSIGN_OR_RETURN(model.final_norm_,
+                         TakeTensor(weights, "model.norm.weight", {hidden}, device));
+    if (config.tie_word_embeddings && weights.count("lm_head.weight") == 0) {
+      model.lm_head_ = embed;
+    } else {
+      SR2_ASSIGN_OR_RETURN(model.lm_head_, TakeTensor(weights, "lm_head.weight",
+                                                      {config.vocab_size, hidden}, device));
+    }
+  }
+
+  model.blocks_.resize(config.num_hidden_layers);
+  for (int i = parts.block_begin; i < block_end; ++i) {
     const std::string prefix = BlockPrefix(i);
     if (weights.count(prefix + "self_attn.o_proj.bias") != 0) {
       return absl::UnimplementedError(
@@ -202,25 +226,30 @@ absl::StatusOr<LlamaModel> LlamaModel::Create(const LlamaConfig& config,
       SR2_ASSIGN_OR_RETURN(b.v_bias, TakeTensor(weights, prefix + "self_attn.v_proj.bias",
                                                 {kv_out}, device));
     }
-    model.blocks_.push_back(std::move(b));
+    model.blocks_[i] = std::move(b);
   }
   return model;
 }
 
 namespace {
 
-absl::StatusOr<LlamaModel> LoadFromStore(const ObjectStorePtr& store, torch::Device device) {
+absl::StatusOr<LlamaModel> LoadFromStore(const ObjectStorePtr& store, torch::Device device,
+                                         const ModelParts& parts) {
   SR2_ASSIGN_OR_RETURN(BlobPtr config_blob, store->Read("config.json"));
   SR2_ASSIGN_OR_RETURN(LlamaConfig config, LlamaConfig::FromJson(config_blob->view()));
   SR2_ASSIGN_OR_RETURN(auto checkpoint, CheckpointReader::Open(store));
-  SR2_ASSIGN_OR_RETURN(auto weights, LoadFloatWeights(*checkpoint, config_blob->view()));
-  return LlamaModel::Create(config, weights, device);
+  SR2_ASSIGN_OR_RETURN(
+      auto weights,
+      LoadFloatWeights(*checkpoint, config_blob->view(),
+                       [&](const std::string& name) { return parts.Holds(config, name); }));
+  return LlamaModel::Create(config, weights, device, parts);
 }
 
 }  // namespace
 
-absl::StatusOr<LlamaModel> LoadLlamaModel(const ObjectStorePtr& store, torch::Device device) {
-  absl::StatusOr<LlamaModel> model = LoadFromStore(store, device);
+absl::StatusOr<LlamaModel> LoadLlamaModel(const ObjectStorePtr& store, torch::Device device,
+                                          const ModelParts& parts) {
+  absl::StatusOr<LlamaModel> model = LoadFromStore(store, device, parts);
   if (!model.ok()) return Annotate(model.status(), absl::StrCat("loading model ", store->uri()));
   return model;
 }

@@ -44,13 +44,26 @@ torch::Tensor BlockForward(const LlamaConfig& config, const BlockWeights& w, con
                            const torch::Tensor& x,
                            const LinearInputObserver& observe_input = nullptr);
 
+// The parts of a model to hold, so that a pipeline task (e.g. a DeltaLoss block range) needs
+// only the memory of what it runs.
+struct ModelParts {
+  int block_begin = 0;
+  int block_end = -1;     // One past the last block; -1 = through the last block.
+  bool embedding = true;  // embed_tokens, for Embed().
+  bool head = true;       // Final norm + lm_head, for Head().
+
+  // Whether the checkpoint tensor `name` (HF naming) belongs to these parts.
+  bool Holds(const LlamaConfig& config, const std::string& name) const;
+};
+
 class LlamaModel {
  public:
-  // Builds the model from fp32 tensors (HF names), moved to `device`. InvalidArgument naming
-  // a missing or misshaped tensor.
+  // Builds the model (or the given `parts` of it) from fp32 tensors (HF names), moved to
+  // `device`. InvalidArgument naming a missing or misshaped tensor, or a bad block range.
+  // Parts left out stay undefined tensors: block(i) outside the range, Embed(), Head() throw.
   static absl::StatusOr<LlamaModel> Create(const LlamaConfig& config,
                                            const std::map<std::string, FloatTensor>& weights,
-                                           torch::Device device);
+                                           torch::Device device, const ModelParts& parts = {});
 
   const LlamaConfig& config() const { return config_; }
   torch::Device device() const { return device_; }
@@ -73,9 +86,10 @@ class LlamaModel {
   std::vector<BlockWeights> blocks_;
 };
 
-// Reads config.json and the checkpoint at the root of `store` and builds the model; errors name
-// the store.
-absl::StatusOr<LlamaModel> LoadLlamaModel(const ObjectStorePtr& store, torch::Device device);
+// Reads config.json and the checkpoint at the root of `store` and builds the model (only the
+// tensors of `parts` are read); errors name the store.
+absl::StatusOr<LlamaModel> LoadLlamaModel(const ObjectStorePtr& store, torch::Device device,
+                                          const ModelParts& parts = {});
 
 struct PerplexityResult {
   double nll_sum = 0;   // Sum of next-token NLL over all targets.

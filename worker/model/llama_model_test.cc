@@ -107,6 +107,29 @@ TEST_F(LlamaModelTest, PerplexityDoesNotDependOnBatching) {
   EXPECT_NEAR(batched.nll_sum, nll_sum, 1e-3);
 }
 
+// A pipeline stage holds only its blocks, and the same weights as the whole model.
+TEST_F(LlamaModelTest, PartsHoldOnlyTheirTensors) {
+  ModelParts parts;
+  parts.block_begin = 1;
+  parts.block_end = 3;
+  parts.embedding = false;
+  parts.head = false;
+  absl::StatusOr<LlamaModel> stage =
+      LoadLlamaModel(LocalObjectStore::Create(kModelDir), torch::kCPU, parts);
+  ASSERT_TRUE(stage.ok()) << stage.status();
+  ASSERT_EQ(stage->num_blocks(), model_->num_blocks());
+  for (int b = 0; b < stage->num_blocks(); ++b) {
+    const bool held = b >= 1 && b < 3;
+    EXPECT_EQ(stage->block(b).down_proj.defined(), held) << b;
+    if (held) EXPECT_TRUE(torch::equal(stage->block(b).down_proj, model_->block(b).down_proj));
+  }
+  EXPECT_ANY_THROW(stage->Embed(torch::zeros({1, 2}, torch::kInt64)));
+
+  parts.block_end = 9;
+  stage = LoadLlamaModel(LocalObjectStore::Create(kModelDir), torch::kCPU, parts);
+  EXPECT_EQ(stage.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(LlamaModelCreateTest, MissingTensorIsInvalidArgument) {
   auto store = LocalObjectStore::Create(kModelDir);
   absl::StatusOr<BlobPtr> config_json = store->Read("config.json");

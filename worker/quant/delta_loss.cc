@@ -1,36 +1,29 @@
 #include "worker/quant/delta_loss.h"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <utility>
 
 #include <torch/torch.h>
 
 #include "absl/status/status.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/model/model_layout.h"
 #include "common/util/status_macros.h"
 #include "worker/quant/weight_quantizer.h"
 
 namespace sr2::worker {
-namespace {
 
-// Target short names per block, parsed from full names "model.layers.<i>.<short name>".
 absl::StatusOr<std::vector<std::vector<std::string>>> TargetsByBlock(
     const std::vector<std::string>& layer_names, int num_blocks) {
-  static const std::string kPrefix = "model.layers.";
   std::vector<std::vector<std::string>> targets(num_blocks);
   std::set<std::string> seen;
   for (const std::string& name : layer_names) {
-    const size_t dot = name.find('.', kPrefix.size());
-    int block = -1;
-    const bool parsed =
-        name.compare(0, kPrefix.size(), kPrefix) == 0 && dot != std::string::npos &&
-        absl::SimpleAtoi(name.substr(kPrefix.size(), dot - kPrefix.size()), &block);
-    const std::string short_name = parsed ? name.substr(dot + 1) : "";
+    const std::optional<int> block = BlockOfTensor(name);
+    const std::string short_name = block ? name.substr(BlockPrefix(*block).size()) : "";
     const std::vector<std::string>& linears = LlamaBlockLinears();
-    if (!parsed || block < 0 || block >= num_blocks || name != BlockPrefix(block) + short_name ||
+    if (!block || *block >= num_blocks ||
         std::find(linears.begin(), linears.end(), short_name) == linears.end()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "DeltaLoss layer ", name, " is not a block Linear of this model (expected ",
@@ -39,7 +32,7 @@ absl::StatusOr<std::vector<std::vector<std::string>>> TargetsByBlock(
     if (!seen.insert(name).second) {
       return absl::InvalidArgumentError(absl::StrCat("DeltaLoss layer ", name, " is listed twice"));
     }
-    targets[block].push_back(short_name);
+    targets[*block].push_back(short_name);
   }
   return targets;
 }
@@ -74,8 +67,6 @@ torch::Tensor TokenBatch(const std::vector<std::vector<int32_t>>& windows, size_
   }
   return tokens.to(device);
 }
-
-}  // namespace
 
 BlockWeights QdqBlockWeights(const BlockWeights& w, const std::vector<std::string>& targets,
                              const Scheme& scheme) {
@@ -127,6 +118,36 @@ BlockGradients BlockBackward(const LlamaConfig& config, const BlockWeights& w,
   return result;
 }
 
+QdqRange MakeQdqRange(const LlamaModel& model, int begin, int end,
+                      const std::vector<std::vector<std::string>>& targets_by_block,
+                      const Scheme& scheme) {
+  QdqRange range;
+  range.begin = begin;
+  for (int b = begin; b < end; ++b) {
+    range.qdq.push_back(QdqBlockWeights(model.block(b), targets_by_block[b], scheme));
+    range.targets.push_back(targets_by_block[b]);
+  }
+  return range;
+}
+
+torch::Tensor BackwardRange(const LlamaModel& model, const QdqRange& range,
+                            const RopeTables& rope, std::vector<torch::Tensor>* inputs,
+                            torch::Tensor grad, int stop, std::map<std::string, double>* scores) {
+  for (int i = static_cast<int>(range.qdq.size()) - 1; i >= stop - range.begin; --i) {
+    const int b = range.begin + i;
+    BlockGradients g = BlockBackward(model.config(), range.qdq[i], range.targets[i], rope,
+                                     (*inputs)[i], grad);
+    (*inputs)[i] = torch::Tensor();  // Frees the cache as the replay passes it.
+    for (const std::string& t : range.targets[i]) {
+      (*scores)[BlockPrefix(b) + t] += DeltaLossScore(g.weight_grads.at(t),
+                                                      model.block(b).Linear(t),
+                                                      range.qdq[i].Linear(t));
+    }
+    grad = std::move(g.grad_input);
+  }
+  return grad;
+}
+
 double DeltaLossScore(const torch::Tensor& grad, const torch::Tensor& w,
                       const torch::Tensor& w_qdq) {
   torch::NoGradGuard no_grad;
@@ -161,25 +182,18 @@ absl::StatusOr<std::map<std::string, std::vector<double>>> ComputeDeltaLoss(
   const RopeTables rope = MakeRopeTables(config, windows[0].size(), model.device());
   const size_t batch = static_cast<size_t>(delta_options.batch_size);
   for (size_t o = 0; o < options.size(); ++o) {
-    std::vector<BlockWeights> qdq;
-    for (int b = 0; b < num_blocks; ++b) {
-      qdq.push_back(QdqBlockWeights(model.block(b), targets[b], options[o]));
-    }
+    const QdqRange range = MakeQdqRange(model, 0, num_blocks, targets, options[o]);
     for (size_t begin = 0; begin < windows.size(); begin += batch) {
       if (cancelled && cancelled()) return absl::CancelledError("DeltaLoss scoring cancelled");
       const size_t end = std::min(windows.size(), begin + batch);
       const torch::Tensor tokens = TokenBatch(windows, begin, end, model.device());
-      std::vector<torch::Tensor> inputs = ForwardBlockInputs(config, qdq, rope, model.Embed(tokens));
+      std::vector<torch::Tensor> inputs =
+          ForwardBlockInputs(config, range.qdq, rope, model.Embed(tokens));
       torch::Tensor grad = HeadLossGradient(model, inputs.back(), tokens).grad_hidden;
-      for (int b = num_blocks - 1; b >= first_target; --b) {
-        inputs[b + 1] = torch::Tensor();  // Frees the cache as the replay passes it.
-        BlockGradients g = BlockBackward(config, qdq[b], targets[b], rope, inputs[b], grad);
-        for (const std::string& t : targets[b]) {
-          scores[BlockPrefix(b) + t][o] +=
-              DeltaLossScore(g.weight_grads.at(t), model.block(b).Linear(t), qdq[b].Linear(t));
-        }
-        grad = std::move(g.grad_input);
-      }
+      inputs.pop_back();
+      std::map<std::string, double> batch_scores;
+      BackwardRange(model, range, rope, &inputs, std::move(grad), first_target, &batch_scores);
+      for (const auto& [name, score] : batch_scores) scores[name][o] += score;
     }
   }
   return scores;

@@ -14,6 +14,7 @@
 
 #include <torch/types.h>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/model/llama_config.h"
 #include "common/quant/scheme.h"
@@ -24,6 +25,18 @@ namespace sr2::worker {
 struct DeltaLossOptions {
   int batch_size = 8;  // Windows per forward/backward; each batch's loss is its own token mean.
 };
+
+// Target short names per block from full names "model.layers.<i>.<short name>". InvalidArgument
+// for a name that is not a block Linear of a `num_blocks`-block model, or a repeated name.
+absl::StatusOr<std::vector<std::vector<std::string>>> TargetsByBlock(
+    const std::vector<std::string>& layer_names, int num_blocks);
+
+// InvalidArgument unless `windows` is non-empty, of one length >= 2, with ids in [0, vocab).
+absl::Status ValidateWindows(const std::vector<std::vector<int32_t>>& windows, int vocab_size);
+
+// Windows [begin, end) as int64 tokens [end - begin, seq] on `device`.
+torch::Tensor TokenBatch(const std::vector<std::vector<int32_t>>& windows, size_t begin,
+                         size_t end, torch::Device device);
 
 // `w` with the Linears named in `targets` (short names) replaced by their RTN qdq under
 // `scheme` (V = 0, alpha = beta = 1, fp16 scales); every other tensor is shared with `w`.
@@ -53,6 +66,25 @@ struct BlockGradients {
 BlockGradients BlockBackward(const LlamaConfig& config, const BlockWeights& w,
                              const std::vector<std::string>& targets, const RopeTables& rope,
                              const torch::Tensor& x_in, const torch::Tensor& grad_output);
+
+// Blocks [begin, begin + qdq.size()) of a model under one candidate scheme: a pipeline stage.
+struct QdqRange {
+  int begin = 0;
+  std::vector<BlockWeights> qdq;                  // qdq[i]: block begin + i, targets qdq'd.
+  std::vector<std::vector<std::string>> targets;  // targets[i]: block begin + i's short names.
+};
+// `targets_by_block` is indexed by block (TargetsByBlock); `model` must hold blocks [begin, end).
+QdqRange MakeQdqRange(const LlamaModel& model, int begin, int end,
+                      const std::vector<std::vector<std::string>>& targets_by_block,
+                      const Scheme& scheme);
+
+// The backward replay over the range's blocks in reverse, down to block `stop` (>= begin).
+// `inputs[i]` is block begin + i's cached input (freed as the replay passes it) and `grad` is
+// dL/d(the range's output). Adds each target's Σ|∂L/∂Ŵ ⊙ (W − Ŵ)| (W from `model`) to
+// `scores` by full layer name; returns dL/d(block stop's input).
+torch::Tensor BackwardRange(const LlamaModel& model, const QdqRange& range,
+                            const RopeTables& rope, std::vector<torch::Tensor>* inputs,
+                            torch::Tensor grad, int stop, std::map<std::string, double>* scores);
 
 // Σ|grad ⊙ (w − w_qdq)|, accumulated in double.
 double DeltaLossScore(const torch::Tensor& grad, const torch::Tensor& w,

@@ -14,8 +14,9 @@
 #include "common/util/status_macros.h"
 #include "worker/model/llama_model.h"
 #include "worker/quant/block_tuner.h"
-#include "worker/quant/delta_loss.h"
 #include "worker/quant/weight_quantizer.h"
+#include "worker/tasks/activation_io.h"
+#include "worker/tasks/profile_tasks.h"
 
 namespace sr2::worker {
 namespace {
@@ -28,33 +29,6 @@ constexpr int64_t kForwardBatch = 16;
 Scheme SchemeOf(const v1::QuantScheme& s) { return Scheme{s.bits(), s.group_size(), s.sym()}; }
 
 bool NeedsActivations(const v1::JobSpec& spec) { return spec.algorithm() != v1::ALGORITHM_RTN; }
-
-absl::StatusOr<std::vector<int32_t>> ReadTokens(const std::string& uri, int vocab_size) {
-  SR2_ASSIGN_OR_RETURN(BlobPtr blob, ReadUri(uri));
-  return ParseTokenFile(blob->view(), vocab_size, uri);
-}
-
-absl::Status SaveActivation(ObjectStore& store, const std::string& key, const torch::Tensor& x) {
-  const torch::Tensor cpu = x.to(torch::kCPU, torch::kFloat32).contiguous();
-  const std::string_view bytes(static_cast<const char*>(cpu.data_ptr()),
-                               cpu.numel() * sizeof(float));
-  SR2_ASSIGN_OR_RETURN(std::string file,
-                       SerializeSafetensors({{"x", DType::kF32, cpu.sizes().vec(), bytes}}));
-  return store.Write(key, file);
-}
-
-absl::StatusOr<torch::Tensor> LoadActivation(ObjectStore& store, const std::string& key,
-                                             torch::Device device) {
-  SR2_ASSIGN_OR_RETURN(BlobPtr blob, store.Read(key));
-  SR2_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Parse(blob, key));
-  const TensorInfo* info = file.Find("x");
-  if (info == nullptr || info->dtype != DType::kF32 || info->shape.size() != 3) {
-    return absl::DataLossError(absl::StrCat("activation file ", key, " has no F32 [n,seq,h] x"));
-  }
-  const std::string_view bytes = file.Bytes(*info);
-  return torch::from_blob(const_cast<char*>(bytes.data()), info->shape, torch::kFloat32)
-      .to(device, /*non_blocking=*/false, /*copy=*/true);
-}
 
 // Runs `fn` over the first dimension of `x` in slices, concatenating the results.
 torch::Tensor Batched(const torch::Tensor& x, const std::function<torch::Tensor(torch::Tensor)>& fn) {
@@ -72,7 +46,7 @@ absl::StatusOr<v1::TaskOutput> RunCalibrate(const v1::Task& task, const TaskCont
   SR2_ASSIGN_OR_RETURN(ObjectStorePtr model_store, OpenStore(spec.model_uri()));
   SR2_ASSIGN_OR_RETURN(BlobPtr config_blob, model_store->Read("config.json"));
   SR2_ASSIGN_OR_RETURN(LlamaConfig config, LlamaConfig::FromJson(config_blob->view()));
-  SR2_ASSIGN_OR_RETURN(std::vector<int32_t> tokens, ReadTokens(spec.calib_uri(), config.vocab_size));
+  SR2_ASSIGN_OR_RETURN(std::vector<int32_t> tokens, ReadTokenFile(spec.calib_uri(), config.vocab_size));
   SR2_ASSIGN_OR_RETURN(auto windows,
                        TakeWindows(tokens, spec.nsamples(), spec.seqlen(), spec.calib_uri()));
   v1::TaskOutput output;
@@ -207,36 +181,12 @@ absl::StatusOr<v1::TaskOutput> RunTunedBlock(const v1::Task& task, const TaskCon
   return output;
 }
 
-// DeltaLoss of every block Linear under one candidate scheme (algorithm.md §3.1).
-absl::StatusOr<v1::TaskOutput> RunProfile(const v1::Task& task, const TaskContext& ctx) {
-  const v1::JobSpec& spec = task.spec();
-  if (task.candidate_index() < 0 || task.candidate_index() >= spec.candidates_size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("candidate index ", task.candidate_index(), " is out of range"));
-  }
-  SR2_ASSIGN_OR_RETURN(ObjectStorePtr model_store, OpenStore(spec.model_uri()));
-  SR2_ASSIGN_OR_RETURN(LlamaModel model, LoadLlamaModel(model_store, torch::Device(ctx.device)));
-  SR2_ASSIGN_OR_RETURN(std::vector<int32_t> tokens,
-                       ReadTokens(spec.calib_uri(), model.config().vocab_size));
-  SR2_ASSIGN_OR_RETURN(auto windows, TakeWindows(tokens, spec.profile_nsamples(),
-                                                 spec.profile_seqlen(), spec.calib_uri()));
-  std::vector<std::string> names;
-  for (const v1::LayerAssignment& a : task.layers()) names.push_back(a.name());
-  const Scheme scheme = SchemeOf(spec.candidates(task.candidate_index()));
-  ctx.progress(0.05, absl::StrCat("DeltaLoss for ", SchemeName(scheme)), 0);
-  SR2_ASSIGN_OR_RETURN(auto scores, ComputeDeltaLoss(model, windows, names, {scheme},
-                                                     DeltaLossOptions{}, ctx.cancelled));
-  v1::TaskOutput output;
-  for (const auto& [name, per_option] : scores) (*output.mutable_layer_scores())[name] = per_option[0];
-  return output;
-}
-
 absl::StatusOr<v1::TaskOutput> RunEvaluate(const v1::Task& task, const TaskContext& ctx) {
   const v1::JobSpec& spec = task.spec();
   SR2_ASSIGN_OR_RETURN(ObjectStorePtr store, OpenStore(task.checkpoint_uri()));
   SR2_ASSIGN_OR_RETURN(LlamaModel llama, LoadLlamaModel(store, torch::Device(ctx.device)));
   SR2_ASSIGN_OR_RETURN(std::vector<int32_t> tokens,
-                       ReadTokens(spec.eval_uri(), llama.config().vocab_size));
+                       ReadTokenFile(spec.eval_uri(), llama.config().vocab_size));
   SR2_ASSIGN_OR_RETURN(auto windows, AllWindows(tokens, spec.eval_seqlen(), spec.eval_uri()));
   ctx.progress(0.1, absl::StrCat("evaluating ", windows.size(), " windows"), 0);
   PerplexityResult ppl = EvaluatePerplexity(llama, windows, kEvalBatch);
@@ -255,7 +205,7 @@ absl::StatusOr<v1::TaskOutput> Dispatch(const v1::Task& task, const TaskContext&
     case v1::TASK_KIND_EVALUATE:
       return RunEvaluate(task, ctx);
     case v1::TASK_KIND_PROFILE:
-      return RunProfile(task, ctx);
+      return RunProfileTask(task, ctx);
     default:
       return absl::UnimplementedError(
           absl::StrCat("task kind ", v1::TaskKind_Name(task.kind()), " is not supported"));

@@ -19,6 +19,7 @@ struct ChildSpec {
   std::string name;               // "coordinator", "worker-1", ...
   std::vector<std::string> argv;  // argv[0] is the program path.
   std::string log_path;           // stdout and stderr go here (truncated).
+  std::vector<std::string> env;   // "NAME=value" entries set on top of this process's environment.
 };
 
 struct ExitedChild {

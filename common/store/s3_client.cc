@@ -298,8 +298,10 @@ absl::StatusOr<S3Response> S3Client::Perform(const S3Request& request) {
   const std::string payload_hash = Sha256Hex(request.body);
   for (int attempt_number = 1;; ++attempt_number) {
     Attempt attempt = PerformOnce(request, url, payload_hash);
-    stats_.Record(request.operation, attempt.outcome, request.body.size(),
-                  attempt.response.body.size());
+    for (S3Stats* stats : {&stats_, &S3Stats::Process()}) {
+      stats->Record(request.operation, attempt.outcome, request.body.size(),
+                    attempt.response.body.size());
+    }
     if (attempt.outcome == S3Outcome::kSuccess) return std::move(attempt.response);
     if (!attempt.retryable || attempt_number >= config_.max_attempts) {
       if (attempt_number == 1) return attempt.status;

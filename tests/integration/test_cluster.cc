@@ -112,7 +112,7 @@ CommandResult RunCommand(const std::vector<std::string>& argv, int timeout_s) {
   return result;
 }
 
-TestCluster::TestCluster(int workers, int threads) : dir_(MakeTempDir()) {
+TestCluster::TestCluster(const TestClusterOptions& options) : dir_(MakeTempDir()) {
   const int port = FreePort();
   address_ = absl::StrCat("127.0.0.1:", port);
   const std::string bin = BinDir();
@@ -120,14 +120,16 @@ TestCluster::TestCluster(int workers, int threads) : dir_(MakeTempDir()) {
   absl::Status s = processes_.Start(
       {"coordinator",
        {bin + "/sr2-coordinator", "--listen", address_, "--state-dir", dir_ + "/state", "--store",
-        dir_ + "/store"},
-       dir_ + "/logs/coordinator.log"});
+        options.store_uri.empty() ? dir_ + "/store" : options.store_uri},
+       dir_ + "/logs/coordinator.log",
+       options.coordinator_env});
   EXPECT_TRUE(s.ok()) << s;
-  for (int i = 1; i <= workers; ++i) {
+  for (int i = 1; i <= options.workers; ++i) {
     s = processes_.Start({absl::StrCat("worker-", i),
                           {bin + "/sr2-worker", "--coordinator", address_, "--threads",
-                           std::to_string(threads)},
-                          absl::StrCat(dir_, "/logs/worker-", i, ".log")});
+                           std::to_string(options.threads)},
+                          absl::StrCat(dir_, "/logs/worker-", i, ".log"),
+                          options.worker_env});
     EXPECT_TRUE(s.ok()) << s;
   }
   // Ready when the coordinator answers.

@@ -21,11 +21,23 @@ struct CommandResult {
   std::string err;
 };
 
+struct TestClusterOptions {
+  int workers = 2;
+  int threads = 1;  // libtorch threads per worker
+  // The coordinator's work store (--store); empty: a folder in dir().
+  std::string store_uri;
+  // "NAME=value" entries added to the environment of the coordinator / of every worker.
+  std::vector<std::string> coordinator_env;
+  std::vector<std::string> worker_env;
+};
+
 class TestCluster {
  public:
-  // Starts the coordinator and `workers` workers with `threads` libtorch threads each; fails
-  // the test on error.
-  explicit TestCluster(int workers, int threads = 1);
+  // Starts the coordinator and the workers; fails the test on error.
+  explicit TestCluster(const TestClusterOptions& options);
+  // `workers` workers with `threads` libtorch threads each.
+  explicit TestCluster(int workers, int threads = 1)
+      : TestCluster(TestClusterOptions{workers, threads}) {}
   ~TestCluster();
 
   const std::string& address() const { return address_; }

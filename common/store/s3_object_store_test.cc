@@ -37,7 +37,6 @@ using ::testing::Not;
 using ::sr2::testing::kSwiftPort;
 using ::sr2::testing::RunSwiftScript;
 using ::sr2::testing::SwiftConfig;
-using ::sr2::testing::SwiftInstalled;
 
 // A second, private server for the test that stops it.
 constexpr int kRestartSwiftPort = 18090;
@@ -57,42 +56,7 @@ std::shared_ptr<S3ObjectStore> MustCreate(const std::string& uri, S3Config confi
   return store.ok() ? *store : nullptr;
 }
 
-class S3ObjectStoreTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    if (!SwiftInstalled()) return;
-    // Under ctest a fixture has started the server already; then it is left running for the other
-    // test processes.
-    const int started = ::sr2::testing::EnsureSwift(kSwiftPort, kBucket);
-    ASSERT_GE(started, 0) << "cannot start Swift";
-    started_here_ = started == 1;
-  }
-  static void TearDownTestSuite() {
-    if (started_here_) RunSwiftScript(absl::StrCat("clean ", kSwiftPort));
-  }
-
-  void SetUp() override {
-    if (!SwiftInstalled()) GTEST_SKIP() << "Swift is not installed (scripts/install-deps.sh)";
-    // A fresh prefix per test and process: tests may run concurrently against one server.
-    uri_ = absl::StrCat("s3://", kBucket, "/",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name(), "-",
-                        getpid());
-    store_ = MustCreate(uri_, SwiftConfig(kSwiftPort));
-    ASSERT_NE(store_, nullptr);
-  }
-
-  void TearDown() override {
-    if (store_ == nullptr) return;
-    EXPECT_TRUE(store_->AbortPendingUploads("").ok());
-    for (const std::string& key : store_->List("").value_or(std::vector<std::string>{})) {
-      EXPECT_TRUE(store_->Delete(key).ok()) << key;
-    }
-  }
-
-  static inline bool started_here_ = false;
-  std::string uri_;
-  std::shared_ptr<S3ObjectStore> store_;
-};
+using S3ObjectStoreTest = ::sr2::testing::SwiftStoreTest;
 
 TEST_F(S3ObjectStoreTest, PutGetHeadRangeRoundTrip) {
   ASSERT_TRUE(store_->Write("x/y/data.bin", "hello world").ok());

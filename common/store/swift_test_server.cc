@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -35,6 +36,36 @@ S3Config SwiftConfig(int port) {
   config.connect_timeout_ms = 2000;
   config.request_timeout_ms = 30000;
   return config;
+}
+
+void SwiftStoreTest::SetUpTestSuite() {
+  if (!SwiftInstalled()) return;
+  const int started = EnsureSwift(kSwiftPort, kSwiftBucket);
+  ASSERT_GE(started, 0) << "cannot start Swift on port " << kSwiftPort;
+  started_here_ = started == 1;
+}
+
+void SwiftStoreTest::TearDownTestSuite() {
+  if (started_here_) RunSwiftScript(absl::StrCat("clean ", kSwiftPort));
+}
+
+void SwiftStoreTest::SetUp() {
+  if (!SwiftInstalled()) GTEST_SKIP() << "Swift is not installed (scripts/install-deps.sh)";
+  uri_ = absl::StrCat("s3://", kSwiftBucket, "/",
+                      ::testing::UnitTest::GetInstance()->current_test_info()->name(), "-",
+                      getpid());
+  absl::StatusOr<std::shared_ptr<S3ObjectStore>> store =
+      S3ObjectStore::Create(uri_, SwiftConfig(kSwiftPort));
+  ASSERT_TRUE(store.ok()) << store.status();
+  store_ = *store;
+}
+
+void SwiftStoreTest::TearDown() {
+  if (store_ == nullptr) return;
+  EXPECT_TRUE(store_->AbortPendingUploads("").ok());
+  for (const std::string& key : store_->List("").value_or(std::vector<std::string>{})) {
+    EXPECT_TRUE(store_->Delete(key).ok()) << key;
+  }
 }
 
 }  // namespace sr2::testing

@@ -4,9 +4,13 @@
 // starts it itself.
 #pragma once
 
+#include <memory>
 #include <string>
 
+#include <gtest/gtest.h>
+
 #include "common/store/s3_config.h"
+#include "common/store/s3_object_store.h"
 
 namespace sr2::testing {
 
@@ -29,5 +33,22 @@ int EnsureSwift(int port, const std::string& bucket);
 
 // A config for the server on `port`, with short timeouts and back-off so faults show quickly.
 S3Config SwiftConfig(int port);
+
+// A fixture on the server at kSwiftPort: starts it for the suite unless it runs (and then cleans it
+// up afterwards), skips the tests when Swift is not installed, and gives every test a fresh root
+// s3://sr2-test/<test name>-<pid>, emptied afterwards (tests may run concurrently on one server).
+class SwiftStoreTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite();
+  static void TearDownTestSuite();
+  void SetUp() override;
+  void TearDown() override;
+
+  std::string uri_;  // The root, without a trailing '/'.
+  std::shared_ptr<S3ObjectStore> store_;
+
+ private:
+  static inline bool started_here_ = false;
+};
 
 }  // namespace sr2::testing

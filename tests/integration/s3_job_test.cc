@@ -1,6 +1,6 @@
 // Jobs whose model, calibration and evaluation tokens, work files and output all live in S3
 // (OpenStack Swift + s3api, which checks SigV4), run by a real coordinator and workers; and the
-// job-level S3 faults: a wrong secret and a missing bucket.
+// job-level S3 faults: a wrong secret and a missing bucket, which fail the job with the reason.
 #include <unistd.h>
 
 #include <chrono>
@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/store/s3_object_store.h"
+#include "common/store/store_factory.h"
 #include "common/store/swift_test_server.h"
 #include "gmock/gmock.h"
 #include "tests/integration/test_cluster.h"
@@ -38,7 +39,7 @@ std::string JobIdOf(const CommandResult& r) {
 std::vector<std::string> SwiftEnvironment(const std::string& secret) {
   return {absl::StrCat("AWS_ENDPOINT_URL_S3=http://127.0.0.1:", kSwiftPort),
           "AWS_REGION=us-east-1", absl::StrCat("AWS_ACCESS_KEY_ID=", kSwiftAccessKey),
-          absl::StrCat("AWS_SECRET_ACCESS_KEY=", secret), "SR2_S3_PART_SIZE_MIB=5"};
+          absl::StrCat("AWS_SECRET_ACCESS_KEY=", secret)};
 }
 
 // A short SignRoundV2 job: it reads the calibration tokens on the workers, tunes, evaluates and
@@ -50,37 +51,8 @@ std::vector<std::string> SubmitArgs(const std::string& model, const std::string&
           "--format", "auto_round", "--nsamples", "8", "--seqlen", "64", "--wait"};
 }
 
-class S3JobTest : public ::testing::Test {
+class S3JobTest : public SwiftStoreTest {
  protected:
-  static void SetUpTestSuite() {
-    if (!SwiftInstalled()) return;
-    const int started = EnsureSwift(kSwiftPort, kSwiftBucket);
-    ASSERT_GE(started, 0) << "cannot start Swift";
-    started_here_ = started == 1;
-  }
-  static void TearDownTestSuite() {
-    if (started_here_) RunSwiftScript(absl::StrCat("clean ", kSwiftPort));
-  }
-
-  void SetUp() override {
-    if (!SwiftInstalled()) GTEST_SKIP() << "Swift is not installed (scripts/install-deps.sh)";
-    root_ = absl::StrCat("s3://", kSwiftBucket, "/",
-                         ::testing::UnitTest::GetInstance()->current_test_info()->name(), "-",
-                         getpid());
-    absl::StatusOr<std::shared_ptr<S3ObjectStore>> store =
-        S3ObjectStore::Create(root_, SwiftConfig(kSwiftPort));
-    ASSERT_TRUE(store.ok()) << store.status();
-    store_ = *store;
-  }
-
-  void TearDown() override {
-    if (store_ == nullptr) return;
-    EXPECT_TRUE(store_->AbortPendingUploads("").ok());
-    for (const std::string& key : store_->List("").value_or(std::vector<std::string>{})) {
-      EXPECT_TRUE(store_->Delete(key).ok()) << key;
-    }
-  }
-
   // Copies the model folder and the token files to S3 below this test's root.
   void UploadInputs() {
     for (const auto& entry : fs::directory_iterator(kStoriesModel)) {
@@ -91,11 +63,7 @@ class S3JobTest : public ::testing::Test {
     ASSERT_TRUE(store_->Write("data/calib.tokens.i32", ReadFile(kCalibTokens)).ok());
     ASSERT_TRUE(store_->Write("data/eval.tokens.i32", ReadFile(kEvalTokens)).ok());
   }
-  std::string Uri(const std::string& key) const { return JoinUri(root_, key); }
-
-  static inline bool started_here_ = false;
-  std::string root_;
-  std::shared_ptr<S3ObjectStore> store_;
+  std::string Uri(const std::string& key) const { return JoinUri(uri_, key); }
 };
 
 TEST_F(S3JobTest, JobFromS3ToS3WritesTheSameCheckpointAsOnTheLocalStore) {
@@ -103,7 +71,7 @@ TEST_F(S3JobTest, JobFromS3ToS3WritesTheSameCheckpointAsOnTheLocalStore) {
   std::string local_out;
   nlohmann::json local_status;
   {
-    TestCluster local(TestClusterOptions{/*workers=*/1});
+    TestCluster local(1);
     local_out = local.dir() + "/out-local";
     CommandResult r = local.Sr2ctl(SubmitArgs(kStoriesModel, kCalibTokens, kEvalTokens, local_out));
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -178,7 +146,7 @@ TEST_F(S3JobTest, WorkersWithAWrongSecretFailTheJobWithTheReason) {
   EXPECT_THAT(*store_->List("out/"), IsEmpty());
 }
 
-TEST_F(S3JobTest, SubmitWithAWrongSecretOrAMissingBucketIsRejectedClearly) {
+TEST_F(S3JobTest, CoordinatorWithAWrongSecretOrAMissingBucketFailsTheJobClearly) {
   UploadInputs();
   const std::vector<std::string> inputs = {Uri("model"), Uri("data/calib.tokens.i32"),
                                            Uri("data/eval.tokens.i32")};
@@ -189,7 +157,7 @@ TEST_F(S3JobTest, SubmitWithAWrongSecretOrAMissingBucketIsRejectedClearly) {
     TestCluster cluster(options);
     CommandResult r = cluster.Sr2ctl(SubmitArgs(inputs[0], inputs[1], inputs[2], Uri("out/x")));
     EXPECT_NE(r.exit_code, 0);
-    EXPECT_THAT(r.err, AllOf(HasSubstr("403"), HasSubstr("SignatureDoesNotMatch"),
+    EXPECT_THAT(r.err, AllOf(HasSubstr("FAILED"), HasSubstr("403"), HasSubstr("SignatureDoesNotMatch"),
                              HasSubstr(absl::StrCat("bucket ", kSwiftBucket)),
                              HasSubstr("model/config.json"), Not(HasSubstr(kWrongSecret))));
   }
@@ -200,11 +168,13 @@ TEST_F(S3JobTest, SubmitWithAWrongSecretOrAMissingBucketIsRejectedClearly) {
   CommandResult out = cluster.Sr2ctl(
       SubmitArgs(inputs[0], inputs[1], inputs[2], "s3://sr2-no-such-bucket/out/x"));
   EXPECT_NE(out.exit_code, 0);
-  EXPECT_THAT(out.err, HasSubstr("bucket sr2-no-such-bucket does not exist"));
+  EXPECT_THAT(out.err, AllOf(HasSubstr("FAILED"), HasSubstr("output s3://sr2-no-such-bucket/out/x"),
+                             HasSubstr("bucket sr2-no-such-bucket does not exist")));
   CommandResult model = cluster.Sr2ctl(
       SubmitArgs("s3://sr2-no-such-bucket/model", inputs[1], inputs[2], Uri("out/x")));
   EXPECT_NE(model.exit_code, 0);
-  EXPECT_THAT(model.err, HasSubstr("bucket sr2-no-such-bucket does not exist"));
+  EXPECT_THAT(model.err, AllOf(HasSubstr("FAILED"), HasSubstr("model s3://sr2-no-such-bucket/model"),
+                               HasSubstr("bucket sr2-no-such-bucket does not exist")));
   EXPECT_THAT(*store_->List("out/"), IsEmpty());
 }
 

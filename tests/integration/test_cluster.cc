@@ -44,6 +44,13 @@ std::string MakeTempDir() {
   return dir.string();
 }
 
+TestClusterOptions WorkersAndThreads(int workers, int threads) {
+  TestClusterOptions options;
+  options.workers = workers;
+  options.threads = threads;
+  return options;
+}
+
 }  // namespace
 
 std::string BinDir() {
@@ -111,6 +118,9 @@ CommandResult RunCommand(const std::vector<std::string>& argv, int timeout_s) {
   fs::remove_all(base);
   return result;
 }
+
+TestCluster::TestCluster(int workers, int threads)
+    : TestCluster(WorkersAndThreads(workers, threads)) {}
 
 TestCluster::TestCluster(const TestClusterOptions& options) : dir_(MakeTempDir()) {
   const int port = FreePort();

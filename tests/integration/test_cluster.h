@@ -36,8 +36,7 @@ class TestCluster {
   // Starts the coordinator and the workers; fails the test on error.
   explicit TestCluster(const TestClusterOptions& options);
   // `workers` workers with `threads` libtorch threads each.
-  explicit TestCluster(int workers, int threads = 1)
-      : TestCluster(TestClusterOptions{workers, threads}) {}
+  explicit TestCluster(int workers, int threads = 1);
   ~TestCluster();
 
   const std::string& address() const { return address_; }

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -19,7 +20,8 @@ namespace {
 constexpr auto kReapPollInterval = std::chrono::milliseconds(50);
 
 // Only async-signal-safe calls between fork and exec: gRPC threads may hold locks.
-[[noreturn]] void ExecChild(int log_fd, pid_t parent, const std::vector<char*>& argv) {
+[[noreturn]] void ExecChild(int log_fd, pid_t parent, const std::vector<char*>& argv,
+                            const std::vector<char*>& envp) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -30,13 +32,27 @@ constexpr auto kReapPollInterval = std::chrono::milliseconds(50);
   dup2(log_fd, STDERR_FILENO);
   int devnull = open("/dev/null", O_RDONLY);
   if (devnull >= 0) dup2(devnull, STDIN_FILENO);
-  execv(argv[0], argv.data());
+  execve(argv[0], argv.data(), envp.data());
   const char msg[] = "sr2ctl: exec failed: ";
   (void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
   const char* reason = strerror(errno);
   (void)!write(STDERR_FILENO, reason, strlen(reason));
   (void)!write(STDERR_FILENO, "\n", 1);
   _exit(127);
+}
+
+// This process's environment with `overrides` ("NAME=value") replacing or adding entries.
+std::vector<std::string> ChildEnvironment(const std::vector<std::string>& overrides) {
+  std::vector<std::string> env = overrides;
+  auto overridden = [&overrides](std::string_view entry) {
+    const std::string_view name = entry.substr(0, entry.find('=') + 1);
+    return std::any_of(overrides.begin(), overrides.end(),
+                       [name](const std::string& o) { return o.rfind(name, 0) == 0; });
+  };
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    if (!overridden(*entry)) env.emplace_back(*entry);
+  }
+  return env;
 }
 
 }  // namespace
@@ -63,9 +79,14 @@ absl::Status ProcessSupervisor::Start(const ChildSpec& spec) {
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // Built before fork: allocating in the child is not async-signal-safe.
+  std::vector<std::string> env = ChildEnvironment(spec.env);
+  std::vector<char*> envp;
+  for (std::string& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
   pid_t parent = getpid();
   pid_t pid = fork();
-  if (pid == 0) ExecChild(log_fd, parent, argv);
+  if (pid == 0) ExecChild(log_fd, parent, argv, envp);
   int fork_errno = errno;
   close(log_fd);
   if (pid < 0) {

@@ -19,6 +19,8 @@ struct ChildSpec {
   std::string name;               // "coordinator", "worker-1", ...
   std::vector<std::string> argv;  // argv[0] is the program path.
   std::string log_path;           // stdout and stderr go here (truncated).
+  // "NAME=value" entries set on top of this process's environment.
+  std::vector<std::string> env = {};
 };
 
 struct ExitedChild {

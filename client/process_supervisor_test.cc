@@ -64,6 +64,19 @@ TEST_F(ProcessSupervisorTest, ReportsAnExitedChildWithItsStatusAndLog) {
   EXPECT_EQ(supervisor.running(), 0u);
 }
 
+TEST_F(ProcessSupervisorTest, ChildEnvironmentOverridesAndKeepsTheRest) {
+  setenv("SR2_SUPERVISOR_KEPT", "kept", 1);
+  setenv("SR2_SUPERVISOR_REPLACED", "old", 1);
+  ChildSpec spec = Shell("env", "echo $SR2_SUPERVISOR_KEPT $SR2_SUPERVISOR_REPLACED $SR2_NEW");
+  spec.env = {"SR2_SUPERVISOR_REPLACED=new", "SR2_NEW=a=b"};
+  ProcessSupervisor supervisor;
+  ASSERT_TRUE(supervisor.Start(spec).ok());
+  ASSERT_TRUE(WaitExited(supervisor).has_value());
+  EXPECT_EQ(ReadLog("env"), "kept new a=b\n");
+  unsetenv("SR2_SUPERVISOR_KEPT");
+  unsetenv("SR2_SUPERVISOR_REPLACED");
+}
+
 TEST_F(ProcessSupervisorTest, KillsChildrenThatIgnoreSigterm) {
   ProcessSupervisor supervisor;
   // The marker file says the trap is installed before SIGTERM is sent.

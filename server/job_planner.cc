@@ -35,9 +35,10 @@ absl::StatusOr<int64_t> CheckTokenFile(const std::string& uri, int64_t needed,
 absl::Status CheckOutputFree(const std::string& out_uri) {
   SR2_ASSIGN_OR_RETURN(UriLeaf leaf, SplitUriLeaf(out_uri));
   SR2_ASSIGN_OR_RETURN(ObjectStorePtr store, OpenStore(leaf.parent));
-  SR2_ASSIGN_OR_RETURN(std::vector<std::string> existing, store->List(leaf.name + "/"));
+  absl::StatusOr<std::vector<std::string>> existing = store->List(leaf.name + "/");
+  if (!existing.ok()) return Annotate(existing.status(), absl::StrCat("output ", out_uri));
   absl::StatusOr<uint64_t> as_file = store->Size(leaf.name);
-  if (!existing.empty() || as_file.ok()) {
+  if (!existing->empty() || as_file.ok()) {
     return absl::AlreadyExistsError(
         absl::StrCat("output ", out_uri, " already exists; choose a new --out location"));
   }

@@ -25,8 +25,23 @@ void InitCurlOnce() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
+struct BodySink {
+  CURL* curl;
+  std::string* body;
+};
+
 size_t AppendBody(char* data, size_t size, size_t count, void* user) {
-  static_cast<std::string*>(user)->append(data, size * count);
+  auto* sink = static_cast<BodySink*>(user);
+  if (sink->body->empty()) {
+    // One allocation up front: growing by doubling would copy a large object's bytes and briefly
+    // hold 1.5 times its size.
+    curl_off_t length = -1;
+    if (curl_easy_getinfo(sink->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK &&
+        length > 0 && static_cast<uint64_t>(length) <= kS3MaxSingleCopySize) {
+      sink->body->reserve(static_cast<size_t>(length));
+    }
+  }
+  sink->body->append(data, size * count);
   return size * count;
 }
 
@@ -251,7 +266,8 @@ S3Client::Attempt S3Client::PerformOnce(const S3Request& request, const std::str
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(config_.connect_timeout_ms));
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(config_.request_timeout_ms));
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, AppendBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &attempt.response.body);
+  BodySink sink{curl, &attempt.response.body};
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, AppendHeader);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &attempt.response.headers);
   if (request.method == "HEAD") {
@@ -298,8 +314,10 @@ absl::StatusOr<S3Response> S3Client::Perform(const S3Request& request) {
   const std::string payload_hash = Sha256Hex(request.body);
   for (int attempt_number = 1;; ++attempt_number) {
     Attempt attempt = PerformOnce(request, url, payload_hash);
-    stats_.Record(request.operation, attempt.outcome, request.body.size(),
-                  attempt.response.body.size());
+    for (S3Stats* stats : {&stats_, &S3Stats::Process()}) {
+      stats->Record(request.operation, attempt.outcome, request.body.size(),
+                    attempt.response.body.size());
+    }
     if (attempt.outcome == S3Outcome::kSuccess) return std::move(attempt.response);
     if (!attempt.retryable || attempt_number >= config_.max_attempts) {
       if (attempt_number == 1) return attempt.status;

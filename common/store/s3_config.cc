@@ -121,6 +121,11 @@ absl::Status ValidateS3Config(const S3Config& config) {
         "S3 max single copy size ", config.max_single_copy_size, " must lie between the part size ",
         config.part_size, " and ", kS3MaxSingleCopySize));
   }
+  if (config.upload_concurrency < 1 || config.upload_concurrency > kS3MaxUploadConcurrency) {
+    return absl::InvalidArgumentError(absl::StrCat("S3 upload concurrency ",
+                                                   config.upload_concurrency, " must lie in [1, ",
+                                                   kS3MaxUploadConcurrency, "]"));
+  }
   if (config.max_attempts < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat("S3 max attempts ", config.max_attempts, " must be at least 1"));
@@ -162,6 +167,14 @@ absl::StatusOr<S3Config> ResolveS3Config(const EnvLookup& env) {
         absl::StrCat("SR2_S3_PART_SIZE_MIB=", part_size_mib, " exceeds S3's 5 GiB part limit"));
   }
   config.part_size = static_cast<uint64_t>(part_size_mib) << 20;
+  SR2_ASSIGN_OR_RETURN(const int64_t concurrency,
+                       PositiveIntVariable(env, "SR2_S3_UPLOAD_CONCURRENCY",
+                                           config.upload_concurrency));
+  if (concurrency > kS3MaxUploadConcurrency) {
+    return absl::InvalidArgumentError(absl::StrCat("SR2_S3_UPLOAD_CONCURRENCY=", concurrency,
+                                                   " exceeds ", kS3MaxUploadConcurrency));
+  }
+  config.upload_concurrency = static_cast<int>(concurrency);
   SR2_ASSIGN_OR_RETURN(const int64_t attempts,
                        PositiveIntVariable(env, "SR2_S3_MAX_ATTEMPTS", config.max_attempts));
   config.max_attempts = static_cast<int>(std::min<int64_t>(attempts, 100));

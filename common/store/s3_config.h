@@ -11,7 +11,8 @@
 //                AWS_SHARED_CREDENTIALS_FILE (else ~/.aws/credentials), profile AWS_PROFILE
 //                (else "default"), keys aws_access_key_id / aws_secret_access_key /
 //                aws_session_token
-//   transfer:    SR2_S3_PART_SIZE_MIB (>= 5), SR2_S3_MAX_ATTEMPTS (>= 1)
+//   transfer:    SR2_S3_PART_SIZE_MIB (>= 5), SR2_S3_UPLOAD_CONCURRENCY (1..64),
+//                SR2_S3_MAX_ATTEMPTS (>= 1)
 // Secrets never appear in error messages.
 #pragma once
 
@@ -29,6 +30,8 @@ namespace sr2 {
 inline constexpr uint64_t kS3MinPartSize = uint64_t{5} << 20;
 // The largest object one CopyObject request may copy.
 inline constexpr uint64_t kS3MaxSingleCopySize = uint64_t{5} << 30;
+// More parallel parts than this gain nothing over one connection pool and cost memory.
+inline constexpr int kS3MaxUploadConcurrency = 64;
 
 enum class S3Addressing {
   kPath,         // https://endpoint/bucket/key (works with every S3-compatible server)
@@ -49,6 +52,9 @@ struct S3Config {
 
   // Streaming writers buffer and upload parts of this size; larger writes go multipart.
   uint64_t part_size = uint64_t{8} << 20;
+  // Parts of one multipart upload in flight at once. A streaming writer holds at most
+  // (upload_concurrency + 1) * part_size bytes, however large the object.
+  int upload_concurrency = 4;
   // Objects above this are copied by reading and uploading parts of `part_size`.
   uint64_t max_single_copy_size = kS3MaxSingleCopySize;
   // Attempts per request for retryable failures (5xx, throttling, network errors).

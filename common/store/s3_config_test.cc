@@ -62,6 +62,7 @@ TEST_F(S3ConfigTest, DefaultsToAwsWithPathStyle) {
   EXPECT_EQ(config->endpoint, "https://s3.us-east-1.amazonaws.com");
   EXPECT_EQ(config->addressing, S3Addressing::kPath);
   EXPECT_EQ(config->part_size, uint64_t{8} << 20);
+  EXPECT_EQ(config->upload_concurrency, 4);
   EXPECT_EQ(config->credentials.access_key_id, "AKIDEXAMPLE");
   EXPECT_EQ(config->credentials.secret_access_key, kSecret);
   EXPECT_EQ(config->credentials.session_token, "");
@@ -77,6 +78,7 @@ TEST_F(S3ConfigTest, EnvironmentOverridesEndpointRegionAddressingAndTransfer) {
   env_["SR2_S3_ADDRESSING"] = "virtual";
   env_["SR2_S3_PART_SIZE_MIB"] = "16";
   env_["SR2_S3_MAX_ATTEMPTS"] = "2";
+  env_["SR2_S3_UPLOAD_CONCURRENCY"] = "8";
   absl::StatusOr<S3Config> config = Resolve();
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->region, "eu-west-3");
@@ -84,6 +86,7 @@ TEST_F(S3ConfigTest, EnvironmentOverridesEndpointRegionAddressingAndTransfer) {
   EXPECT_EQ(config->addressing, S3Addressing::kVirtualHost);
   EXPECT_EQ(config->part_size, uint64_t{16} << 20);
   EXPECT_EQ(config->max_attempts, 2);
+  EXPECT_EQ(config->upload_concurrency, 8);
   EXPECT_EQ(config->credentials.access_key_id, "test:tester");
   EXPECT_EQ(config->credentials.session_token, "token123");
 
@@ -97,6 +100,7 @@ TEST_F(S3ConfigTest, MalformedSettingsAreRejected) {
   const std::vector<std::pair<std::string, std::string>> bad = {
       {"SR2_S3_ADDRESSING", "dns"},          {"SR2_S3_PART_SIZE_MIB", "4"},
       {"SR2_S3_PART_SIZE_MIB", "lots"},      {"SR2_S3_MAX_ATTEMPTS", "0"},
+      {"SR2_S3_UPLOAD_CONCURRENCY", "0"},    {"SR2_S3_UPLOAD_CONCURRENCY", "65"},
       {"AWS_ENDPOINT_URL_S3", "ftp://host"}, {"AWS_ENDPOINT_URL_S3", "http://host/path"},
   };
   for (const auto& [name, value] : bad) {
@@ -247,6 +251,15 @@ TEST(S3StatsTest, CountsByOperationAndOutcome) {
   EXPECT_EQ(stats.bytes_sent(S3Operation::kPutObject), 20u);
   EXPECT_EQ(stats.bytes_received(S3Operation::kPutObject), 5u);
   EXPECT_EQ(stats.total_requests(S3Outcome::kSuccess), 2u);
+  const std::vector<S3StatsEntry> snapshot = stats.Snapshot();
+  ASSERT_EQ(snapshot.size(), 3u);
+  EXPECT_EQ(snapshot[0].operation, S3Operation::kGetObject);
+  EXPECT_EQ(snapshot[0].bytes_received, 7u);
+  EXPECT_EQ(snapshot[2].operation, S3Operation::kPutObject);
+  EXPECT_EQ(snapshot[2].outcome, S3Outcome::kServerError);
+  EXPECT_EQ(snapshot[2].requests, 1u);
+  EXPECT_EQ(snapshot[2].bytes_sent, 10u);
+  EXPECT_EQ(snapshot[2].bytes_received, 5u);
   EXPECT_STREQ(S3OperationName(S3Operation::kCompleteMultipartUpload), "CompleteMultipartUpload");
   EXPECT_STREQ(S3OutcomeName(S3Outcome::kNetworkError), "network_error");
 }

@@ -1,7 +1,10 @@
 #include "common/store/s3_object_store.h"
 
 #include <algorithm>
+#include <deque>
+#include <future>
 #include <limits>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -48,7 +51,9 @@ absl::Status AbortMultipartUpload(S3Client& client, const std::string& full_key,
   return absl::IsNotFound(status) ? absl::OkStatus() : status;  // Already gone.
 }
 
-// One multipart upload; aborted on destruction unless completed or aborted before.
+// One multipart upload whose parts go up in parallel, at most `upload_concurrency` at a time; the
+// upload is aborted on destruction unless completed or aborted before. Not thread-safe: one
+// producer hands it parts in order.
 class MultipartUpload {
  public:
   static absl::StatusOr<std::unique_ptr<MultipartUpload>> Start(std::shared_ptr<S3Client> client,
@@ -76,16 +81,25 @@ class MultipartUpload {
   MultipartUpload(const MultipartUpload&) = delete;
   MultipartUpload& operator=(const MultipartUpload&) = delete;
 
-  absl::Status UploadPart(std::string_view data) {
-    S3Request request = PartRequest();
-    SR2_RETURN_IF_ERROR(CheckPartCount(request));
-    request.headers = {"Content-Type: application/octet-stream"};
-    request.body = data;
-    SR2_ASSIGN_OR_RETURN(const S3Response response, client_->Perform(request));
-    return AddPart(response.Header("etag"), request);
+  // Starts uploading `data` as the next part once fewer than `upload_concurrency` parts are in
+  // flight. The bytes must stay valid until WaitAll() (or Complete/Abort) returns; the overload
+  // taking a string owns them. Returns the first failure of any part so far.
+  absl::Status StartPart(std::string_view data) { return Launch(std::make_unique<Part>(), data); }
+  absl::Status StartPart(std::string data) {
+    auto part = std::make_unique<Part>();
+    part->bytes = std::move(data);
+    const std::string_view view = part->bytes;  // The Part never moves: it lives on the heap.
+    return Launch(std::move(part), view);
+  }
+
+  // Waits for every part in flight; the first failure of any part so far.
+  absl::Status WaitAll() {
+    while (!in_flight_.empty()) WaitOldest();
+    return first_error_;
   }
 
   absl::Status Complete() {
+    SR2_RETURN_IF_ERROR(WaitAll());
     std::string body = "<CompleteMultipartUpload>";
     for (size_t i = 0; i < etags_.size(); ++i) {
       absl::StrAppend(&body, "<Part><PartNumber>", i + 1, "</PartNumber><ETag>",
@@ -104,45 +118,79 @@ class MultipartUpload {
     return absl::OkStatus();
   }
 
+  // Waits for the parts in flight first: a part finishing after the abort would linger (AWS bills
+  // it until a lifecycle rule removes it).
   absl::Status Abort() {
+    WaitAll().IgnoreError();
     finished_ = true;
     return AbortMultipartUpload(*client_, key_, upload_id_);
   }
 
  private:
+  struct Part {
+    size_t index = 0;   // In etags_; the part number is index + 1.
+    std::string bytes;  // Owned data, or empty when the caller's bytes are borrowed.
+    std::future<absl::StatusOr<std::string>> etag;
+  };
+
   MultipartUpload(std::shared_ptr<S3Client> client, std::string key, std::string upload_id)
       : client_(std::move(client)), key_(std::move(key)), upload_id_(std::move(upload_id)) {}
 
-  S3Request PartRequest() const {
+  absl::Status Launch(std::unique_ptr<Part> part, std::string_view data) {
+    SR2_RETURN_IF_ERROR(first_error_);
+    if (etags_.size() >= kMaxParts) {
+      return absl::ResourceExhaustedError(absl::StrCat("s3: object ", key_, " in bucket ",
+                                                       client_->bucket(), " needs more than ",
+                                                       kMaxParts, " parts; raise the part size"));
+    }
+    while (in_flight_.size() >= static_cast<size_t>(client_->config().upload_concurrency)) {
+      WaitOldest();
+    }
+    SR2_RETURN_IF_ERROR(first_error_);
+    part->index = etags_.size();
+    etags_.emplace_back();
+    part->etag = std::async(std::launch::async, &MultipartUpload::UploadPart, this,
+                            part->index + 1, data);
+    in_flight_.push_back(std::move(part));
+    return absl::OkStatus();
+  }
+
+  // Runs on its own thread; touches only immutable members.
+  absl::StatusOr<std::string> UploadPart(size_t part_number, std::string_view data) const {
     S3Request request;
     request.operation = S3Operation::kUploadPart;
     request.method = "PUT";
     request.key = key_;
-    request.query = {{"partNumber", std::to_string(etags_.size() + 1)}, {"uploadId", upload_id_}};
-    return request;
-  }
-
-  absl::Status CheckPartCount(const S3Request& request) const {
-    if (etags_.size() < kMaxParts) return absl::OkStatus();
-    return absl::ResourceExhaustedError(absl::StrCat("s3: object ", request.key, " in bucket ",
-                                                     client_->bucket(), " needs more than ",
-                                                     kMaxParts, " parts; raise the part size"));
-  }
-
-  absl::Status AddPart(std::string etag, const S3Request& request) {
+    request.query = {{"partNumber", std::to_string(part_number)}, {"uploadId", upload_id_}};
+    request.headers = {"Content-Type: application/octet-stream"};
+    request.body = data;
+    SR2_ASSIGN_OR_RETURN(const S3Response response, client_->Perform(request));
+    std::string etag = response.Header("etag");
     if (etag.empty()) {
-      return absl::InternalError(absl::StrCat("s3: ", S3OperationName(request.operation),
-                                              " for bucket ", client_->bucket(), " key ",
-                                              request.key, " returned no ETag"));
+      return absl::InternalError(absl::StrCat("s3: UploadPart ", part_number, " for bucket ",
+                                              client_->bucket(), " key ", key_,
+                                              " returned no ETag"));
     }
-    etags_.push_back(std::move(etag));
-    return absl::OkStatus();
+    return etag;
+  }
+
+  void WaitOldest() {
+    std::unique_ptr<Part> part = std::move(in_flight_.front());
+    in_flight_.pop_front();
+    absl::StatusOr<std::string> etag = part->etag.get();
+    if (etag.ok()) {
+      etags_[part->index] = *std::move(etag);
+    } else if (first_error_.ok()) {
+      first_error_ = etag.status();
+    }
   }
 
   const std::shared_ptr<S3Client> client_;
   const std::string key_;
   const std::string upload_id_;
-  std::vector<std::string> etags_;
+  std::vector<std::string> etags_;  // One per started part; filled as parts finish.
+  std::deque<std::unique_ptr<Part>> in_flight_;
+  absl::Status first_error_;
   bool finished_ = false;
 };
 
@@ -156,7 +204,8 @@ absl::Status PutObject(S3Client& client, const std::string& full_key, std::strin
   return client.Perform(request).status();
 }
 
-// Buffers one part at a time; small objects become a single PUT on Close().
+// Fills one part at a time and hands full parts to the upload, which sends several at once; small
+// objects become a single PUT on Close(). Holds at most (upload_concurrency + 1) * part_size bytes.
 class S3ObjectWriter : public ObjectWriter {
  public:
   S3ObjectWriter(std::shared_ptr<S3Client> client, std::string full_key)
@@ -165,21 +214,24 @@ class S3ObjectWriter : public ObjectWriter {
   absl::Status Append(std::string_view data) override {
     SR2_RETURN_IF_ERROR(CheckOpen());
     const uint64_t part_size = client_->config().part_size;
+    bool borrowed = false;
     while (!data.empty()) {
-      // Whole parts straight from the caller's data skip a copy.
+      // Whole parts straight from the caller's data skip a copy, but must finish before returning.
       if (buffer_.empty() && data.size() >= part_size) {
-        SR2_RETURN_IF_ERROR(Fail(UploadPart(data.substr(0, part_size))));
+        SR2_RETURN_IF_ERROR(Fail(StartPart(data.substr(0, part_size))));
+        borrowed = true;
         data.remove_prefix(part_size);
         continue;
       }
+      if (buffer_.empty()) buffer_.reserve(part_size);
       const size_t take = std::min<size_t>(data.size(), part_size - buffer_.size());
       buffer_.append(data.substr(0, take));
       data.remove_prefix(take);
       if (buffer_.size() == part_size) {
-        SR2_RETURN_IF_ERROR(Fail(UploadPart(buffer_)));
-        buffer_.clear();
+        SR2_RETURN_IF_ERROR(Fail(StartPart(std::exchange(buffer_, std::string()))));
       }
     }
+    if (borrowed) SR2_RETURN_IF_ERROR(Fail(upload_->WaitAll()));
     return absl::OkStatus();
   }
 
@@ -187,7 +239,7 @@ class S3ObjectWriter : public ObjectWriter {
     SR2_RETURN_IF_ERROR(CheckOpen());
     closed_ = true;
     if (upload_ == nullptr) return PutObject(*client_, full_key_, buffer_);
-    if (!buffer_.empty()) SR2_RETURN_IF_ERROR(Fail(UploadPart(buffer_)));
+    if (!buffer_.empty()) SR2_RETURN_IF_ERROR(Fail(StartPart(std::move(buffer_))));
     SR2_RETURN_IF_ERROR(Fail(upload_->Complete()));
     upload_.reset();
     return absl::OkStatus();
@@ -207,17 +259,19 @@ class S3ObjectWriter : public ObjectWriter {
     return absl::OkStatus();
   }
 
-  absl::Status UploadPart(std::string_view data) {
+  template <typename Data>
+  absl::Status StartPart(Data data) {
     if (upload_ == nullptr) {
       SR2_ASSIGN_OR_RETURN(upload_, MultipartUpload::Start(client_, full_key_));
     }
-    return upload_->UploadPart(data);
+    return upload_->StartPart(std::move(data));
   }
 
   // On failure the upload is aborted at once, so nothing lingers on the server.
   absl::Status Fail(absl::Status status) {
     if (status.ok()) return status;
     failed_ = status;
+    buffer_ = std::string();
     if (upload_ != nullptr) {
       const absl::Status aborted = upload_->Abort();
       upload_.reset();
@@ -475,9 +529,9 @@ absl::Status S3ObjectStore::Copy(const ObjectInfo& source, const std::string& de
                        MultipartUpload::Start(client_, destination));
   for (uint64_t offset = 0; offset < source.size; offset += config.part_size) {
     SR2_ASSIGN_OR_RETURN(
-        const std::string part,
+        std::string part,
         ReadRangeFull(source.key, offset, std::min(config.part_size, source.size - offset)));
-    SR2_RETURN_IF_ERROR(upload->UploadPart(part));
+    SR2_RETURN_IF_ERROR(upload->StartPart(std::move(part)));
   }
   return upload->Complete();  // On any error the destructor aborts the upload.
 }

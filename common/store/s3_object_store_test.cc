@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <fstream>
 #include <mutex>
 #include <random>
 #include <string>
@@ -20,6 +21,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/store/store_factory.h"
+#include "common/store/swift_test_server.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -32,34 +34,14 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 
-// Must match the ctest fixture in common/CMakeLists.txt.
-constexpr int kSwiftPort = 18080;
+using ::sr2::testing::kSwiftPort;
+using ::sr2::testing::RunSwiftScript;
+using ::sr2::testing::SwiftConfig;
+
 // A second, private server for the test that stops it.
 constexpr int kRestartSwiftPort = 18090;
-constexpr char kBucket[] = "sr2-test";
+constexpr const char* kBucket = ::sr2::testing::kSwiftBucket;
 constexpr uint64_t kPartSize = kS3MinPartSize;
-
-bool SwiftInstalled() {
-  return access("/usr/bin/swift-proxy-server", X_OK) == 0 &&
-         access("/usr/bin/memcached", X_OK) == 0;
-}
-
-int RunSwiftScript(const std::string& arguments) {
-  return std::system(absl::StrCat("scripts/start-swift-s3.sh ", arguments).c_str());
-}
-
-S3Config SwiftConfig(int port) {
-  S3Config config;
-  config.endpoint = absl::StrCat("http://127.0.0.1:", port);
-  config.credentials = {"test:tester", "testing", ""};
-  config.part_size = kPartSize;
-  config.max_attempts = 3;
-  config.initial_backoff_ms = 20;
-  config.max_backoff_ms = 200;
-  config.connect_timeout_ms = 2000;
-  config.request_timeout_ms = 30000;
-  return config;
-}
 
 std::string RandomBytes(size_t size, uint32_t seed) {
   std::mt19937 random(seed);
@@ -74,41 +56,7 @@ std::shared_ptr<S3ObjectStore> MustCreate(const std::string& uri, S3Config confi
   return store.ok() ? *store : nullptr;
 }
 
-class S3ObjectStoreTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    if (!SwiftInstalled()) return;
-    // Under ctest a fixture has started the server already; then it is left running for the other
-    // test processes.
-    started_here_ = RunSwiftScript(absl::StrCat("check ", kSwiftPort, " >/dev/null 2>&1")) != 0;
-    ASSERT_EQ(RunSwiftScript(absl::StrCat("start ", kSwiftPort, " ", kBucket)), 0);
-  }
-  static void TearDownTestSuite() {
-    if (started_here_) RunSwiftScript(absl::StrCat("clean ", kSwiftPort));
-  }
-
-  void SetUp() override {
-    if (!SwiftInstalled()) GTEST_SKIP() << "Swift is not installed (scripts/install-deps.sh)";
-    // A fresh prefix per test and process: tests may run concurrently against one server.
-    uri_ = absl::StrCat("s3://", kBucket, "/",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name(), "-",
-                        getpid());
-    store_ = MustCreate(uri_, SwiftConfig(kSwiftPort));
-    ASSERT_NE(store_, nullptr);
-  }
-
-  void TearDown() override {
-    if (store_ == nullptr) return;
-    EXPECT_TRUE(store_->AbortPendingUploads("").ok());
-    for (const std::string& key : store_->List("").value_or(std::vector<std::string>{})) {
-      EXPECT_TRUE(store_->Delete(key).ok()) << key;
-    }
-  }
-
-  static inline bool started_here_ = false;
-  std::string uri_;
-  std::shared_ptr<S3ObjectStore> store_;
-};
+using S3ObjectStoreTest = ::sr2::testing::SwiftStoreTest;
 
 TEST_F(S3ObjectStoreTest, PutGetHeadRangeRoundTrip) {
   ASSERT_TRUE(store_->Write("x/y/data.bin", "hello world").ok());
@@ -138,6 +86,9 @@ TEST_F(S3ObjectStoreTest, PutGetHeadRangeRoundTrip) {
 
   const S3Stats& stats = store_->stats();
   EXPECT_EQ(stats.requests(S3Operation::kPutObject, S3Outcome::kSuccess), 3u);
+  // The process-wide counters, which the metrics exporter reads, include this store's.
+  EXPECT_GE(S3Stats::Process().requests(S3Operation::kPutObject, S3Outcome::kSuccess), 3u);
+  EXPECT_GE(S3Stats::Process().bytes_sent(S3Operation::kPutObject), 13u);
   EXPECT_EQ(stats.bytes_sent(S3Operation::kPutObject), 13u);
   EXPECT_GE(stats.bytes_received(S3Operation::kGetObject), 11u);
 }
@@ -262,6 +213,57 @@ TEST_F(S3ObjectStoreTest, StreamingWriterIsInvisibleUntilClose) {
   ASSERT_TRUE((*small)->Append("ab").ok() && (*small)->Append("c").ok());
   ASSERT_TRUE((*small)->Close().ok());
   EXPECT_EQ((*store_->Read("dir/small"))->view(), "abc");
+}
+
+TEST_F(S3ObjectStoreTest, ParallelPartsArriveInOrder) {
+  S3Config config = SwiftConfig(kSwiftPort);
+  config.upload_concurrency = 3;
+  std::shared_ptr<S3ObjectStore> store = MustCreate(uri_, config);
+  // 5 parts: 4 in flight behind the one being filled, and a short last part.
+  const std::string data = RandomBytes(4 * kPartSize + 777, 13);
+  absl::StatusOr<std::unique_ptr<ObjectWriter>> writer = store->NewWriter("parallel");
+  ASSERT_TRUE(writer.ok());
+  for (size_t offset = 0; offset < data.size(); offset += 1 << 20) {
+    ASSERT_TRUE((*writer)->Append(std::string_view(data).substr(offset, 1 << 20)).ok());
+  }
+  ASSERT_TRUE((*writer)->Close().ok());
+  EXPECT_EQ(store->stats().requests(S3Operation::kUploadPart, S3Outcome::kSuccess), 5u);
+  EXPECT_TRUE((*store->Read("parallel"))->view() == data);
+  EXPECT_THAT(*store->ListPendingUploads(""), IsEmpty());
+}
+
+// Peak RSS of this process since the last reset, in bytes (Linux: VmHWM).
+uint64_t PeakRssBytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) << 10;
+  }
+  return 0;
+}
+
+TEST_F(S3ObjectStoreTest, StreamingWriterMemoryStaysBoundedForLargeObjects) {
+  S3Config config = SwiftConfig(kSwiftPort);
+  config.upload_concurrency = 2;
+  std::shared_ptr<S3ObjectStore> store = MustCreate(uri_, config);
+  constexpr uint64_t kObjectSize = uint64_t{64} << 20;
+  std::string chunk = RandomBytes(1 << 20, 17);
+  std::ofstream("/proc/self/clear_refs") << "5";  // Resets VmHWM to the current RSS.
+  const uint64_t baseline = PeakRssBytes();
+  ASSERT_GT(baseline, 0u);
+  absl::StatusOr<std::unique_ptr<ObjectWriter>> writer = store->NewWriter("large");
+  ASSERT_TRUE(writer.ok());
+  for (uint64_t written = 0; written < kObjectSize; written += chunk.size()) {
+    chunk[0] = static_cast<char>(written >> 20);
+    ASSERT_TRUE((*writer)->Append(chunk).ok());
+  }
+  ASSERT_TRUE((*writer)->Close().ok());
+  // (concurrency + 1) parts of 5 MiB are 15 MiB; the whole object would be 64 MiB.
+  EXPECT_LT(PeakRssBytes() - baseline, uint64_t{40} << 20);
+  EXPECT_EQ(*store->Size("large"), kObjectSize);
+  EXPECT_EQ(*store->ReadRange("large", (uint64_t{37} << 20) - 1, 2),
+            absl::StrCat(std::string(1, chunk.back()), std::string(1, '\x25')));
+  EXPECT_THAT(*store->ListPendingUploads(""), IsEmpty());
 }
 
 TEST_F(S3ObjectStoreTest, AbandonedWriterLeavesNoObjectAndNoPendingUpload) {
@@ -591,6 +593,27 @@ TEST(S3CannedServerTest, PublishWritesTheManifestLastAndDeletesItFirst) {
   EXPECT_THAT(requests[3], HasSubstr("PUT /bkt/p/to/z "));
   EXPECT_THAT(requests[4], HasSubstr("PUT /bkt/p/to/sr2_manifest.json "));
   EXPECT_THAT(requests[5], HasSubstr("DELETE /bkt/p/from/sr2_manifest.json "));
+}
+
+TEST(S3CannedServerTest, FailedPartAbortsTheUploadAfterThePartsInFlight) {
+  CannedHttpServer server({{200, "<InitiateMultipartUploadResult><UploadId>u1</UploadId>"
+                                 "</InitiateMultipartUploadResult>"},
+                           {400, ErrorXml("InvalidArgument", "bad part")},
+                           {400, ErrorXml("InvalidArgument", "bad part")},
+                           {204, ""}});
+  S3Config config = CannedConfig(server);
+  config.part_size = kPartSize;
+  config.upload_concurrency = 2;
+  std::shared_ptr<S3ObjectStore> store = MustCreate("s3://bkt", config);
+  const absl::Status status = store->Write("dir/k", std::string(3 * kPartSize, 'x'));
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), AllOf(HasSubstr("UploadPart"), HasSubstr("key dir/k")));
+  // Create, the two parts in flight (the third never starts), then the abort.
+  const std::vector<std::string> requests = server.requests();
+  ASSERT_EQ(requests.size(), 4u);
+  EXPECT_THAT(requests[1], HasSubstr("PUT /bkt/dir/k?partNumber="));
+  EXPECT_THAT(requests[2], HasSubstr("PUT /bkt/dir/k?partNumber="));
+  EXPECT_THAT(requests[3], HasSubstr("DELETE /bkt/dir/k?uploadId=u1 "));
 }
 
 TEST(S3CannedServerTest, CopyErrorInsideA200IsRetriedAndReported) {

@@ -44,32 +44,61 @@ const char* S3OutcomeName(S3Outcome outcome) {
   return "unknown";
 }
 
+S3Stats& S3Stats::Process() {
+  static S3Stats* const stats = new S3Stats();  // Never destroyed: exit-time readers stay safe.
+  return *stats;
+}
+
 void S3Stats::Record(S3Operation operation, S3Outcome outcome, uint64_t bytes_sent,
                      uint64_t bytes_received) {
-  const int op = Index(operation);
-  requests_[op][static_cast<int>(outcome)].fetch_add(1, std::memory_order_relaxed);
-  bytes_sent_[op].fetch_add(bytes_sent, std::memory_order_relaxed);
-  bytes_received_[op].fetch_add(bytes_received, std::memory_order_relaxed);
+  Counters& counters = counters_[static_cast<int>(operation)][static_cast<int>(outcome)];
+  counters.requests.fetch_add(1, std::memory_order_relaxed);
+  counters.bytes_sent.fetch_add(bytes_sent, std::memory_order_relaxed);
+  counters.bytes_received.fetch_add(bytes_received, std::memory_order_relaxed);
 }
 
 uint64_t S3Stats::requests(S3Operation operation, S3Outcome outcome) const {
-  return requests_[Index(operation)][static_cast<int>(outcome)].load(std::memory_order_relaxed);
+  return At(operation, outcome).requests.load(std::memory_order_relaxed);
 }
 
 uint64_t S3Stats::bytes_sent(S3Operation operation) const {
-  return bytes_sent_[Index(operation)].load(std::memory_order_relaxed);
+  uint64_t total = 0;
+  for (const Counters& counters : counters_[static_cast<int>(operation)]) {
+    total += counters.bytes_sent.load(std::memory_order_relaxed);
+  }
+  return total;
 }
 
 uint64_t S3Stats::bytes_received(S3Operation operation) const {
-  return bytes_received_[Index(operation)].load(std::memory_order_relaxed);
+  uint64_t total = 0;
+  for (const Counters& counters : counters_[static_cast<int>(operation)]) {
+    total += counters.bytes_received.load(std::memory_order_relaxed);
+  }
+  return total;
 }
 
 uint64_t S3Stats::total_requests(S3Outcome outcome) const {
   uint64_t total = 0;
   for (int op = 0; op < kS3OperationCount; ++op) {
-    total += requests_[op][static_cast<int>(outcome)].load(std::memory_order_relaxed);
+    total += At(static_cast<S3Operation>(op), outcome).requests.load(std::memory_order_relaxed);
   }
   return total;
+}
+
+std::vector<S3StatsEntry> S3Stats::Snapshot() const {
+  std::vector<S3StatsEntry> entries;
+  for (int op = 0; op < kS3OperationCount; ++op) {
+    for (int outcome = 0; outcome < kS3OutcomeCount; ++outcome) {
+      S3StatsEntry entry{static_cast<S3Operation>(op), static_cast<S3Outcome>(outcome)};
+      const Counters& counters = At(entry.operation, entry.outcome);
+      entry.requests = counters.requests.load(std::memory_order_relaxed);
+      if (entry.requests == 0) continue;
+      entry.bytes_sent = counters.bytes_sent.load(std::memory_order_relaxed);
+      entry.bytes_received = counters.bytes_received.load(std::memory_order_relaxed);
+      entries.push_back(entry);
+    }
+  }
+  return entries;
 }
 
 }  // namespace sr2

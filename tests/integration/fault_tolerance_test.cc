@@ -21,7 +21,12 @@ namespace fs = std::filesystem;
 constexpr int kStoriesBlocks = 5;
 // A lease short enough that a killed worker's task is re-queued within seconds, and long
 // enough (heartbeats every 2 s) that a busy 2-core CI machine does not lose live leases.
-const std::vector<std::string> kCoordinatorArgs = {"--lease-ms", "6000"};
+TestClusterOptions Cluster(int workers) {
+  TestClusterOptions options;
+  options.workers = workers;
+  options.coordinator_args = {"--lease-ms", "6000"};
+  return options;
+}
 
 // SignRoundV2 W2G32 on stories260K, shortened (60 iterations, 32 windows) so that a run takes
 // seconds on CI; long enough per block to kill a process in the middle of one.
@@ -135,7 +140,7 @@ int WorkerOnABlock(const TestCluster& cluster, int workers, const std::string& j
 
 // The undisturbed reference: the same job with three workers.
 std::string ReferenceRun(const std::string& out_parent) {
-  TestCluster cluster(3, 1, kCoordinatorArgs);
+  TestCluster cluster(Cluster(3));
   const std::string out = out_parent + "/reference";
   const std::string job = Submit(cluster, TuneArgs(out));
   nlohmann::json status = WaitUntilFinished(cluster, job);
@@ -155,7 +160,7 @@ class FaultToleranceTest : public ::testing::Test {
 
 TEST_F(FaultToleranceTest, WorkerKilledDuringTuningGivesIdenticalOutput) {
   const std::string reference = ReferenceRun(outputs_.string());
-  TestCluster cluster(3, 1, kCoordinatorArgs);
+  TestCluster cluster(Cluster(3));
   const std::string out = (outputs_ / "disturbed").string();
   const std::string job = Submit(cluster, TuneArgs(out));
   // Kill whoever is tuning the second block, in the middle of it.
@@ -177,7 +182,7 @@ TEST_F(FaultToleranceTest, WorkerKilledDuringTuningGivesIdenticalOutput) {
 
 TEST_F(FaultToleranceTest, CoordinatorKilledDuringTuningResumesWithIdenticalOutput) {
   const std::string reference = ReferenceRun(outputs_.string());
-  TestCluster cluster(3, 1, kCoordinatorArgs);
+  TestCluster cluster(Cluster(3));
   const std::string out = (outputs_ / "disturbed").string();
   const std::string job = Submit(cluster, TuneArgs(out));
   WaitFor(cluster, job, [](const nlohmann::json& s) { return QuantizeDone(s) >= 2; });
@@ -200,7 +205,7 @@ TEST_F(FaultToleranceTest, CoordinatorKilledDuringTuningResumesWithIdenticalOutp
 TEST_F(FaultToleranceTest, SameOutputWithOneTwoOrThreeWorkers) {
   const std::string reference = ReferenceRun(outputs_.string());
   for (int workers : {1, 2}) {
-    TestCluster cluster(workers, 1, kCoordinatorArgs);
+    TestCluster cluster(Cluster(workers));
     const std::string out = (outputs_ / absl::StrCat("workers-", workers)).string();
     const std::string job = Submit(cluster, TuneArgs(out));
     nlohmann::json status = WaitUntilFinished(cluster, job);
@@ -210,7 +215,7 @@ TEST_F(FaultToleranceTest, SameOutputWithOneTwoOrThreeWorkers) {
 }
 
 TEST_F(FaultToleranceTest, CancelStopsTheRunningTaskWithinSeconds) {
-  TestCluster cluster(2, 1, kCoordinatorArgs);
+  TestCluster cluster(Cluster(2));
   const std::string out = (outputs_ / "cancelled").string();
   const std::string job = Submit(cluster, TuneArgs(out));
   int worker = 0;
@@ -242,7 +247,7 @@ TEST_F(FaultToleranceTest, CancelStopsTheRunningTaskWithinSeconds) {
 // Twenty RTN jobs at once on three workers, alternating two schemes: every job finishes, and
 // each output equals the others of its scheme and has that scheme's published perplexity.
 TEST_F(FaultToleranceTest, TwentyConcurrentJobsAllFinishCorrectly) {
-  TestCluster cluster(3, 1, kCoordinatorArgs);
+  TestCluster cluster(Cluster(3));
   struct Case {
     std::string scheme, sym;
     double ppl;  // ../shared/data/tinystories/README.md (RTN, group 32, all block Linears).

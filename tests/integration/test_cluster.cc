@@ -45,6 +45,13 @@ std::string MakeTempDir() {
   return dir.string();
 }
 
+TestClusterOptions WorkersAndThreads(int workers, int threads) {
+  TestClusterOptions options;
+  options.workers = workers;
+  options.threads = threads;
+  return options;
+}
+
 }  // namespace
 
 std::string BinDir() {
@@ -113,30 +120,39 @@ CommandResult RunCommand(const std::vector<std::string>& argv, int timeout_s) {
   return result;
 }
 
-TestCluster::TestCluster(int workers, int threads, std::vector<std::string> coordinator_args)
-    : dir_(MakeTempDir()), coordinator_args_(std::move(coordinator_args)) {
+TestCluster::TestCluster(int workers, int threads)
+    : TestCluster(WorkersAndThreads(workers, threads)) {}
+
+TestCluster::TestCluster(const TestClusterOptions& options)
+    : options_(options), dir_(MakeTempDir()) {
   address_ = absl::StrCat("127.0.0.1:", FreePort());
   fs::create_directories(dir_ + "/logs");
   StartCoordinator();
-  for (int i = 1; i <= workers; ++i) {
-    absl::Status s = processes_.Start({absl::StrCat("worker-", i),
-                                       {BinDir() + "/sr2-worker", "--coordinator", address_,
-                                        "--threads", std::to_string(threads)},
-                                       absl::StrCat(dir_, "/logs/worker-", i, ".log")});
-    EXPECT_TRUE(s.ok()) << s;
-  }
+  for (int i = 0; i < options_.workers; ++i) StartWorker();
   WaitForCoordinator();
 }
 
 void TestCluster::StartCoordinator() {
-  std::vector<std::string> argv = {BinDir() + "/sr2-coordinator", "--listen", address_,
-                                   "--state-dir", dir_ + "/state", "--store", dir_ + "/store"};
-  argv.insert(argv.end(), coordinator_args_.begin(), coordinator_args_.end());
+  std::vector<std::string> argv = {
+      BinDir() + "/sr2-coordinator", "--listen", address_, "--state-dir", dir_ + "/state",
+      "--store", options_.store_uri.empty() ? dir_ + "/store" : options_.store_uri};
+  argv.insert(argv.end(), options_.coordinator_args.begin(), options_.coordinator_args.end());
   ++coordinator_starts_;
   const std::string log = coordinator_starts_ == 1
                               ? dir_ + "/logs/coordinator.log"
                               : absl::StrCat(dir_, "/logs/coordinator-", coordinator_starts_, ".log");
-  absl::Status s = processes_.Start({"coordinator", argv, log});
+  absl::Status s = processes_.Start({"coordinator", argv, log, options_.coordinator_env});
+  EXPECT_TRUE(s.ok()) << s;
+}
+
+void TestCluster::StartWorker(const std::vector<std::string>& flags) {
+  const int i = ++workers_started_;
+  std::vector<std::string> argv = {BinDir() + "/sr2-worker", "--coordinator", address_,
+                                   "--threads", std::to_string(options_.threads)};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  absl::Status s = processes_.Start({absl::StrCat("worker-", i), argv,
+                                     absl::StrCat(dir_, "/logs/worker-", i, ".log"),
+                                     options_.worker_env});
   EXPECT_TRUE(s.ok()) << s;
 }
 

@@ -21,14 +21,28 @@ struct CommandResult {
   std::string err;
 };
 
+struct TestClusterOptions {
+  int workers = 2;
+  int threads = 1;  // libtorch threads per worker
+  // The coordinator's work store (--store); empty: a folder in dir().
+  std::string store_uri;
+  // Extra coordinator flags, e.g. {"--lease-ms", "6000"}.
+  std::vector<std::string> coordinator_args;
+  // "NAME=value" entries added to the environment of the coordinator / of every worker.
+  std::vector<std::string> coordinator_env;
+  std::vector<std::string> worker_env;
+};
+
 class TestCluster {
  public:
-  // Starts the coordinator and `workers` workers with `threads` libtorch threads each; fails
-  // the test on error.
-  explicit TestCluster(int workers, int threads = 1,
-                       std::vector<std::string> coordinator_args = {});
+  // Starts the coordinator and the workers; fails the test on error.
+  explicit TestCluster(const TestClusterOptions& options);
+  // `workers` workers with `threads` libtorch threads each.
+  explicit TestCluster(int workers, int threads = 1);
   ~TestCluster();
 
+  // Starts one more worker with extra flags (e.g. --metrics-listen).
+  void StartWorker(const std::vector<std::string>& flags = {});
   // Fault injection: SIGKILL the coordinator or worker `i` (1-based); restart the coordinator
   // on the same address and state dir (its log goes to a new file).
   void KillCoordinator();
@@ -50,10 +64,11 @@ class TestCluster {
   void StartCoordinator();
   void WaitForCoordinator();
 
+  const TestClusterOptions options_;
   std::string dir_;
   std::string address_;
-  std::vector<std::string> coordinator_args_;
   int coordinator_starts_ = 0;
+  int workers_started_ = 0;
   ProcessSupervisor processes_;
 };
 

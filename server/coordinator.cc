@@ -6,12 +6,15 @@
 #include <grpcpp/server_builder.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/metrics/metric_families.h"
+#include "common/metrics/object_store_metrics.h"
+#include "common/store/s3_stats.h"
 
 namespace sr2::server {
 
 Coordinator::Coordinator(const CoordinatorOptions& options)
     : options_(options),
-      jobs_(options_, SystemClock::Default()),
+      jobs_(options_, SystemClock::Default(), &metrics_),
       job_service_(&jobs_),
       worker_service_(&jobs_) {}
 
@@ -24,8 +27,24 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(
         absl::StrCat("cannot create state dir ", options.state_dir, ": ", ec.message()));
   }
   std::unique_ptr<Coordinator> c(new Coordinator(options));
+  if (!options.metrics_listen.empty()) {
+    // Started first, so that a bad address fails before any client or worker connects.
+    const JobManager* jobs = &c->jobs_;
+    absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> server = metrics::MetricsServer::Start(
+        options.metrics_listen,
+        {c->metrics_.registry(),
+         std::make_shared<metrics::CallbackCollectable>(
+             [jobs] { return CollectJobMetrics(jobs->List(), jobs->Stats()); }),
+         std::make_shared<metrics::CallbackCollectable>(
+             [] { return metrics::CollectObjectStoreMetrics(ProcessS3Stats()); })});
+    if (!server.ok()) return server.status();
+    c->metrics_server_ = *std::move(server);
+  }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(c->metrics_.grpc_errors().NewInterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &c->port_);
   builder.RegisterService(&c->job_service_);
   builder.RegisterService(&c->worker_service_);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <random>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -74,10 +75,10 @@ bool CompatibleVersion(const std::string& worker_version) {
 
 }  // namespace
 
-JobManager::JobManager(const CoordinatorOptions& options, const Clock* clock)
+JobManager::JobManager(const CoordinatorOptions& options, const Clock* clock, TaskEvents* events)
     : options_(options),
       clock_(clock),
-      scheduler_(clock, SchedulerOptions{options.lease_ms, options.max_task_attempts}) {}
+      scheduler_(clock, SchedulerOptions{options.lease_ms, options.max_task_attempts}, events) {}
 
 JobManager::~JobManager() { Stop(); }
 
@@ -575,6 +576,7 @@ absl::StatusOr<v1::RegisterWorkerResponse> JobManager::RegisterWorker(const v1::
   absl::MutexLock lock(&mu_);
   const std::string id = absl::StrCat("w-", next_worker_++);
   workers_[id] = info;
+  MarkSeenLocked(id);
   v1::RegisterWorkerResponse response;
   response.set_worker_id(id);
   response.set_heartbeat_interval_ms(options_.heartbeat_interval_ms);
@@ -588,12 +590,14 @@ absl::StatusOr<std::optional<v1::Task>> JobManager::AcquireTask(const std::strin
   if (!workers_.count(worker_id)) {
     return absl::NotFoundError(absl::StrCat("unknown worker ", worker_id, "; register again"));
   }
+  MarkSeenLocked(worker_id);
   const absl::Time deadline =
       absl::Now() + std::min(wait, absl::Milliseconds(options_.max_acquire_wait_ms));
   while (!stopping_ && !scheduler_.HasReadyTask()) {
     if (work_cv_.WaitWithDeadline(&mu_, deadline)) break;
   }
   if (stopping_) return std::optional<v1::Task>();
+  MarkSeenLocked(worker_id);
   std::optional<v1::Task> task = scheduler_.Acquire(worker_id);
   if (task) {
     JobRecord* rec = FindLocked(task->job_id());
@@ -605,6 +609,7 @@ absl::StatusOr<std::optional<v1::Task>> JobManager::AcquireTask(const std::strin
 v1::HeartbeatResponse JobManager::Heartbeat(const v1::HeartbeatRequest& request) {
   absl::MutexLock lock(&mu_);
   v1::HeartbeatResponse response;
+  MarkSeenLocked(request.worker_id());
   const TaskRecord* task = scheduler_.Find(request.task_id());
   if (task != nullptr) {
     JobRecord* rec = FindLocked(task->task.job_id());
@@ -660,6 +665,44 @@ void JobManager::HandleAttemptEndLocked(const AttemptEnd& end) {
     TouchLocked(*rec);
     work_cv_.SignalAll();
   }
+}
+
+void JobManager::MarkSeenLocked(const std::string& worker_id) {
+  if (workers_.count(worker_id)) worker_seen_ms_[worker_id] = clock_->NowMs();
+}
+
+CoordinatorStats JobManager::Stats() const {
+  absl::MutexLock lock(&mu_);
+  CoordinatorStats stats;
+  stats.queued_tasks = scheduler_.ReadyCount();
+  std::set<std::string> busy;
+  for (const auto& [id, rec] : jobs_) {
+    if (rec.job.state() != v1::JOB_STATE_RUNNING) continue;
+    RunningJobStats& job = stats.running_jobs[id];
+    job.num_blocks = rec.num_blocks;
+    int loss_block = -1;
+    for (const TaskRecord* t : scheduler_.TasksOfJob(id)) {
+      if (t->state != TaskState::kRunning) continue;
+      busy.insert(t->worker_id);
+      // Tuning reports a positive loss; RTN and untuned blocks report none (0).
+      if (t->task.kind() == v1::TASK_KIND_QUANTIZE_BLOCK && t->best_loss > 0 &&
+          (loss_block < 0 || t->task.block_index() < loss_block)) {
+        loss_block = t->task.block_index();
+        job.best_loss = t->best_loss;
+      }
+    }
+  }
+  // An idle worker is silent while its AcquireTask long-poll waits.
+  const int64_t live_ms = std::max(options_.lease_ms, options_.max_acquire_wait_ms);
+  const int64_t now = clock_->NowMs();
+  for (const auto& [id, seen_ms] : worker_seen_ms_) {
+    if (busy.count(id)) {
+      stats.busy_workers++;
+    } else if (now - seen_ms <= live_ms) {
+      stats.idle_workers++;
+    }
+  }
+  return stats;
 }
 
 }  // namespace sr2::server

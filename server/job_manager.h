@@ -18,6 +18,7 @@
 #include "common/model/model_layout.h"
 #include "common/util/clock.h"
 #include "server/coordinator_options.h"
+#include "server/coordinator_stats.h"
 #include "server/task_scheduler.h"
 #include "sr2/v1/job_service.pb.h"
 #include "sr2/v1/worker_service.pb.h"
@@ -26,7 +27,8 @@ namespace sr2::server {
 
 class JobManager {
  public:
-  JobManager(const CoordinatorOptions& options, const Clock* clock);
+  // `events` (optional) hears of every task attempt's start and end.
+  JobManager(const CoordinatorOptions& options, const Clock* clock, TaskEvents* events = nullptr);
   ~JobManager();
   JobManager(const JobManager&) = delete;
   JobManager& operator=(const JobManager&) = delete;
@@ -56,6 +58,9 @@ class JobManager {
   v1::HeartbeatResponse Heartbeat(const v1::HeartbeatRequest& request);
   absl::Status CompleteTask(const v1::CompleteTaskRequest& request);
   absl::Status FailTask(const v1::FailTaskRequest& request);
+
+  // --- Monitoring ---
+  CoordinatorStats Stats() const;
 
  private:
   struct JobRecord {
@@ -96,6 +101,7 @@ class JobManager {
   int DoneTasksLocked(const std::string& job_id, v1::TaskKind kind) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void HandleAttemptEndLocked(const AttemptEnd& end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MarkSeenLocked(const std::string& worker_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static bool IsTerminal(v1::JobState s);
 
   const CoordinatorOptions options_;
@@ -110,6 +116,7 @@ class JobManager {
   std::map<std::string, JobRecord> jobs_ ABSL_GUARDED_BY(mu_);
   TaskScheduler scheduler_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, v1::WorkerInfo> workers_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int64_t> worker_seen_ms_ ABSL_GUARDED_BY(mu_);  // Last call, monotonic.
   int64_t next_worker_ ABSL_GUARDED_BY(mu_) = 1;
   std::deque<std::function<void()>> actions_ ABSL_GUARDED_BY(mu_);
 

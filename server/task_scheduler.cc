@@ -6,8 +6,14 @@
 
 namespace sr2::server {
 
-TaskScheduler::TaskScheduler(const Clock* clock, SchedulerOptions options)
-    : clock_(clock), options_(options) {}
+TaskScheduler::TaskScheduler(const Clock* clock, SchedulerOptions options, TaskEvents* events)
+    : clock_(clock), options_(options), events_(events) {}
+
+void TaskScheduler::ReportEnd(const TaskRecord& t, AttemptOutcome outcome) {
+  if (events_ == nullptr) return;
+  events_->AttemptEnded(t.task, outcome, (clock_->NowMs() - t.started_ms) / 1000.0,
+                        t.state == TaskState::kReady);
+}
 
 void TaskScheduler::Add(v1::Task task, std::vector<std::string> deps) {
   const std::string id = task.task_id();
@@ -53,6 +59,7 @@ std::optional<v1::Task> TaskScheduler::Acquire(const std::string& worker_id) {
   rec.progress = 0;
   rec.task.set_lease_id(next_lease_id_++);
   job_last_grant_[rec.task.job_id()] = ++grant_counter_;
+  if (events_ != nullptr) events_->AttemptStarted(rec.task);
   return rec.task;
 }
 
@@ -86,6 +93,7 @@ absl::Status TaskScheduler::Complete(const std::string& task_id, int64_t lease_i
   it->second.state = TaskState::kDone;
   it->second.progress = 1;
   it->second.output = std::move(output);
+  ReportEnd(it->second, AttemptOutcome::kSucceeded);
   PromoteDependents(task_id);
   return absl::OkStatus();
 }
@@ -122,7 +130,9 @@ absl::StatusOr<AttemptEnd> TaskScheduler::Fail(const std::string& task_id, int64
       it->second.task.lease_id() != lease_id) {
     return StaleLease(task_id);
   }
-  return EndAttempt(it->second, error, retryable);
+  AttemptEnd end = EndAttempt(it->second, error, retryable);
+  ReportEnd(it->second, end.exhausted ? AttemptOutcome::kFailed : AttemptOutcome::kRetried);
+  return end;
 }
 
 std::vector<AttemptEnd> TaskScheduler::ExpireLeases() {
@@ -134,6 +144,7 @@ std::vector<AttemptEnd> TaskScheduler::ExpireLeases() {
           t, absl::StrCat("lease expired on worker ", t.worker_id, " (no heartbeat for ",
                           options_.lease_ms, " ms)"),
           /*retryable=*/true));
+      ReportEnd(t, AttemptOutcome::kExpired);
     }
   }
   return ended;
@@ -147,6 +158,9 @@ void TaskScheduler::RemoveJob(const std::string& job_id) {
                ready_.end());
   for (auto it = tasks_.begin(); it != tasks_.end();) {
     if (it->second.task.job_id() == job_id) {
+      if (it->second.state == TaskState::kRunning) {
+        ReportEnd(it->second, AttemptOutcome::kAbandoned);
+      }
       dependents_.erase(it->first);
       it = tasks_.erase(it);
     } else {

@@ -300,6 +300,8 @@ absl::StatusOr<S3Response> S3Client::Perform(const S3Request& request) {
     Attempt attempt = PerformOnce(request, url, payload_hash);
     stats_.Record(request.operation, attempt.outcome, request.body.size(),
                   attempt.response.body.size());
+    ProcessS3Stats().Record(request.operation, attempt.outcome, request.body.size(),
+                            attempt.response.body.size());
     if (attempt.outcome == S3Outcome::kSuccess) return std::move(attempt.response);
     if (!attempt.retryable || attempt_number >= config_.max_attempts) {
       if (attempt_number == 1) return attempt.status;

@@ -47,21 +47,37 @@ const char* S3OutcomeName(S3Outcome outcome) {
 void S3Stats::Record(S3Operation operation, S3Outcome outcome, uint64_t bytes_sent,
                      uint64_t bytes_received) {
   const int op = Index(operation);
-  requests_[op][static_cast<int>(outcome)].fetch_add(1, std::memory_order_relaxed);
-  bytes_sent_[op].fetch_add(bytes_sent, std::memory_order_relaxed);
-  bytes_received_[op].fetch_add(bytes_received, std::memory_order_relaxed);
+  const int out = static_cast<int>(outcome);
+  requests_[op][out].fetch_add(1, std::memory_order_relaxed);
+  bytes_sent_[op][out].fetch_add(bytes_sent, std::memory_order_relaxed);
+  bytes_received_[op][out].fetch_add(bytes_received, std::memory_order_relaxed);
 }
 
 uint64_t S3Stats::requests(S3Operation operation, S3Outcome outcome) const {
   return requests_[Index(operation)][static_cast<int>(outcome)].load(std::memory_order_relaxed);
 }
 
+namespace {
+uint64_t Sum(const std::array<std::atomic<uint64_t>, kS3OutcomeCount>& counters) {
+  uint64_t total = 0;
+  for (const std::atomic<uint64_t>& c : counters) total += c.load(std::memory_order_relaxed);
+  return total;
+}
+}  // namespace
+
 uint64_t S3Stats::bytes_sent(S3Operation operation) const {
-  return bytes_sent_[Index(operation)].load(std::memory_order_relaxed);
+  return Sum(bytes_sent_[Index(operation)]);
 }
 
 uint64_t S3Stats::bytes_received(S3Operation operation) const {
-  return bytes_received_[Index(operation)].load(std::memory_order_relaxed);
+  return Sum(bytes_received_[Index(operation)]);
+}
+
+uint64_t S3Stats::bytes(S3Operation operation, S3Outcome outcome) const {
+  const int op = Index(operation);
+  const int out = static_cast<int>(outcome);
+  return bytes_sent_[op][out].load(std::memory_order_relaxed) +
+         bytes_received_[op][out].load(std::memory_order_relaxed);
 }
 
 uint64_t S3Stats::total_requests(S3Outcome outcome) const {
@@ -70,6 +86,11 @@ uint64_t S3Stats::total_requests(S3Outcome outcome) const {
     total += requests_[op][static_cast<int>(outcome)].load(std::memory_order_relaxed);
   }
   return total;
+}
+
+S3Stats& ProcessS3Stats() {
+  static S3Stats* stats = new S3Stats();  // Never destroyed: clients may outlive main().
+  return *stats;
 }
 
 }  // namespace sr2

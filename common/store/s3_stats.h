@@ -42,17 +42,25 @@ class S3Stats {
               uint64_t bytes_received);
 
   uint64_t requests(S3Operation operation, S3Outcome outcome) const;
+  // Payload bytes of every outcome.
   uint64_t bytes_sent(S3Operation operation) const;
   uint64_t bytes_received(S3Operation operation) const;
+  // Payload bytes, both ways, of the attempts that ended in `outcome`.
+  uint64_t bytes(S3Operation operation, S3Outcome outcome) const;
   // Sums over every operation.
   uint64_t total_requests(S3Outcome outcome) const;
 
  private:
   static int Index(S3Operation operation) { return static_cast<int>(operation); }
 
-  std::array<std::array<std::atomic<uint64_t>, kS3OutcomeCount>, kS3OperationCount> requests_{};
-  std::array<std::atomic<uint64_t>, kS3OperationCount> bytes_sent_{};
-  std::array<std::atomic<uint64_t>, kS3OperationCount> bytes_received_{};
+  using ByOutcome = std::array<std::atomic<uint64_t>, kS3OutcomeCount>;
+  std::array<ByOutcome, kS3OperationCount> requests_{};
+  std::array<ByOutcome, kS3OperationCount> bytes_sent_{};
+  std::array<ByOutcome, kS3OperationCount> bytes_received_{};
 };
+
+// The traffic of every S3 client of this process, for the metrics endpoint: stores are opened
+// per task and per job, so their own counters do not live long enough to be scraped.
+S3Stats& ProcessS3Stats();
 
 }  // namespace sr2

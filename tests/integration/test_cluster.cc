@@ -112,24 +112,20 @@ CommandResult RunCommand(const std::vector<std::string>& argv, int timeout_s) {
   return result;
 }
 
-TestCluster::TestCluster(int workers, int threads) : dir_(MakeTempDir()) {
+TestCluster::TestCluster(int workers, int threads)
+    : TestCluster(TestClusterOptions{workers, threads, {}}) {}
+
+TestCluster::TestCluster(const TestClusterOptions& options)
+    : dir_(MakeTempDir()), threads_(options.threads) {
   const int port = FreePort();
   address_ = absl::StrCat("127.0.0.1:", port);
-  const std::string bin = BinDir();
   fs::create_directories(dir_ + "/logs");
-  absl::Status s = processes_.Start(
-      {"coordinator",
-       {bin + "/sr2-coordinator", "--listen", address_, "--state-dir", dir_ + "/state", "--store",
-        dir_ + "/store"},
-       dir_ + "/logs/coordinator.log"});
+  std::vector<std::string> argv = {BinDir() + "/sr2-coordinator", "--listen", address_,
+                                   "--state-dir", dir_ + "/state", "--store", dir_ + "/store"};
+  argv.insert(argv.end(), options.coordinator_flags.begin(), options.coordinator_flags.end());
+  absl::Status s = processes_.Start({"coordinator", argv, dir_ + "/logs/coordinator.log"});
   EXPECT_TRUE(s.ok()) << s;
-  for (int i = 1; i <= workers; ++i) {
-    s = processes_.Start({absl::StrCat("worker-", i),
-                          {bin + "/sr2-worker", "--coordinator", address_, "--threads",
-                           std::to_string(threads)},
-                          absl::StrCat(dir_, "/logs/worker-", i, ".log")});
-    EXPECT_TRUE(s.ok()) << s;
-  }
+  for (int i = 0; i < options.workers; ++i) StartWorker();
   // Ready when the coordinator answers.
   for (int i = 0; i < 100; ++i) {
     if (Sr2ctl({"list"}, 10).exit_code == 0) return;
@@ -137,6 +133,16 @@ TestCluster::TestCluster(int workers, int threads) : dir_(MakeTempDir()) {
   }
   ADD_FAILURE() << "coordinator did not come up; log:\n"
                 << ReadFile(dir_ + "/logs/coordinator.log");
+}
+
+void TestCluster::StartWorker(const std::vector<std::string>& flags) {
+  const int i = ++workers_started_;
+  std::vector<std::string> argv = {BinDir() + "/sr2-worker", "--coordinator", address_,
+                                   "--threads", std::to_string(threads_)};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  absl::Status s = processes_.Start(
+      {absl::StrCat("worker-", i), argv, absl::StrCat(dir_, "/logs/worker-", i, ".log")});
+  EXPECT_TRUE(s.ok()) << s;
 }
 
 TestCluster::~TestCluster() {

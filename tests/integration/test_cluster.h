@@ -21,12 +21,22 @@ struct CommandResult {
   std::string err;
 };
 
+struct TestClusterOptions {
+  int workers = 1;
+  int threads = 1;  // libtorch threads per worker
+  std::vector<std::string> coordinator_flags;  // Added to the coordinator's command line.
+};
+
 class TestCluster {
  public:
   // Starts the coordinator and `workers` workers with `threads` libtorch threads each; fails
   // the test on error.
   explicit TestCluster(int workers, int threads = 1);
+  explicit TestCluster(const TestClusterOptions& options);
   ~TestCluster();
+
+  // Starts one more worker with extra flags (e.g. --metrics-listen).
+  void StartWorker(const std::vector<std::string>& flags = {});
 
   const std::string& address() const { return address_; }
   // A fresh folder for this test's files.
@@ -40,6 +50,8 @@ class TestCluster {
  private:
   std::string dir_;
   std::string address_;
+  int threads_ = 1;
+  int workers_started_ = 0;
   ProcessSupervisor processes_;
 };
 

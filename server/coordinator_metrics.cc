@@ -3,8 +3,6 @@
 #include <map>
 #include <set>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "common/metrics/metric_families.h"
 #include "sr2/v1/job_service.grpc.pb.h"
 #include "sr2/v1/worker_service.grpc.pb.h"
@@ -13,13 +11,9 @@ namespace sr2::server {
 namespace {
 
 using metrics::AddSample;
+using metrics::EnumLabel;
 using metrics::NewFamily;
 using prometheus::MetricType;
-
-// Lower case, without the enum's prefix: JOB_STATE_RUNNING -> "running".
-std::string EnumLabel(const std::string& name, const std::string& prefix) {
-  return absl::AsciiStrToLower(absl::StartsWith(name, prefix) ? name.substr(prefix.size()) : name);
-}
 
 // Sub-second inspect-sized tasks up to hour-long tuning of a large block.
 const prometheus::Histogram::BucketBoundaries& DurationBuckets() {

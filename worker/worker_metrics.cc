@@ -5,13 +5,12 @@
 #include <fstream>
 
 #include <torch/torch.h>
-#if __has_include(<c10/cuda/CUDACachingAllocator.h>)
+// Set by worker/CMakeLists.txt for a CUDA libtorch (CPU builds may ship the c10/cuda headers
+// without the CUDA runtime's, so the headers' presence says nothing).
+#ifdef SR2_TORCH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
-#define SR2_TORCH_HAS_CUDA 1
 #endif
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "common/metrics/metric_families.h"
 #include "common/metrics/object_store_metrics.h"
 #include "common/store/s3_stats.h"
@@ -47,17 +46,14 @@ double ResidentBytes() {
 }  // namespace
 
 std::string TaskKindLabel(v1::TaskKind kind) {
-  const std::string name = v1::TaskKind_Name(kind);
-  constexpr char kPrefix[] = "TASK_KIND_";
-  return absl::AsciiStrToLower(absl::StartsWith(name, kPrefix) ? name.substr(sizeof(kPrefix) - 1)
-                                                               : name);
+  return metrics::EnumLabel(v1::TaskKind_Name(kind), "TASK_KIND_");
 }
 
 double DeviceMemoryBytes(const std::string& device) {
   try {
     const torch::Device d(device);
     if (d.is_cpu()) return ResidentBytes();
-#ifdef SR2_TORCH_HAS_CUDA
+#ifdef SR2_TORCH_CUDA
     if (d.is_cuda()) {
       const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(d.has_index() ? d.index()
                                                                                         : 0);

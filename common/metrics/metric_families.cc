@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+
 namespace sr2::metrics {
 
 prometheus::MetricFamily NewFamily(std::string name, std::string help,
@@ -11,6 +14,10 @@ prometheus::MetricFamily NewFamily(std::string name, std::string help,
   family.help = std::move(help);
   family.type = type;
   return family;
+}
+
+std::string EnumLabel(const std::string& name, const std::string& prefix) {
+  return absl::AsciiStrToLower(absl::StartsWith(name, prefix) ? name.substr(prefix.size()) : name);
 }
 
 void AddSample(prometheus::MetricFamily* family, const LabelPairs& labels, double value) {

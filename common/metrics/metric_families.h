@@ -20,6 +20,10 @@ using LabelPairs = std::vector<std::pair<std::string, std::string>>;
 prometheus::MetricFamily NewFamily(std::string name, std::string help,
                                    prometheus::MetricType type);
 
+// A label value from a proto enum value's name: lower case, without the enum's prefix
+// (EnumLabel("JOB_STATE_RUNNING", "JOB_STATE_") == "running").
+std::string EnumLabel(const std::string& name, const std::string& prefix);
+
 // Appends one sample to a gauge or counter family.
 void AddSample(prometheus::MetricFamily* family, const LabelPairs& labels, double value);
 

@@ -61,6 +61,7 @@ void Coordinator::Shutdown(absl::Duration grace) {
   shut_down_ = true;
   // Long-polls and watch streams end once the job manager stops; the deadline bounds the rest.
   jobs_.Stop();
+  if (server_ == nullptr) return;  // Create() failed before serving.
   server_->Shutdown(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace));
 }
 

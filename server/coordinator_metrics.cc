@@ -154,7 +154,7 @@ std::vector<prometheus::MetricFamily> CollectJobMetrics(const std::vector<v1::Jo
                        MetricType::Gauge);
   auto blocks_done = NewFamily("sr2_job_blocks_done",
                                "Transformer blocks a running job has quantized", MetricType::Gauge);
-  auto blocks_total = NewFamily("sr2_job_blocks_total",
+  auto blocks_total = NewFamily("sr2_job_blocks",
                                 "Transformer blocks in a running job's model", MetricType::Gauge);
   auto best_loss = NewFamily("sr2_job_best_loss",
                              "Best tuning loss so far of the block a running job is tuning",

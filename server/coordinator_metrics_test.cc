@@ -45,7 +45,7 @@ TEST(CollectJobMetricsTest, CountsJobsWorkersAndQueue) {
   EXPECT_EQ(Gauge(families, "sr2_workers", {{"state", "busy"}}), 2);
   // No job runs: the per-job families have no samples (and are left out of the exposition).
   for (const char* name : {"sr2_job_stage", "sr2_job_progress_ratio", "sr2_job_eta_seconds",
-                           "sr2_job_blocks_done", "sr2_job_blocks_total", "sr2_job_best_loss"}) {
+                           "sr2_job_blocks_done", "sr2_job_blocks", "sr2_job_best_loss"}) {
     ASSERT_NE(FindFamily(families, name), nullptr) << name;
     EXPECT_TRUE(FindFamily(families, name)->metric.empty()) << name;
   }
@@ -78,7 +78,7 @@ TEST(CollectJobMetricsTest, PerJobGaugesOnlyForRunningJobs) {
   EXPECT_EQ(Gauge(families, "sr2_job_progress_ratio", one), 0.4);
   EXPECT_EQ(Gauge(families, "sr2_job_eta_seconds", one), 120);
   EXPECT_EQ(Gauge(families, "sr2_job_blocks_done", one), 3);
-  EXPECT_EQ(Gauge(families, "sr2_job_blocks_total", one), 8);
+  EXPECT_EQ(Gauge(families, "sr2_job_blocks", one), 8);
   EXPECT_EQ(Gauge(families, "sr2_job_best_loss", one), 0.125);
   EXPECT_EQ(Gauge(families, "sr2_job_progress_ratio", two), 0.02);
   EXPECT_EQ(Gauge(families, "sr2_job_blocks_done", two), 0);

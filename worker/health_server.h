@@ -8,13 +8,26 @@
 #include <memory>
 #include <string>
 
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/server.h>
 
 #include "absl/status/statusor.h"
 
 namespace sr2::worker {
 
-// Unavailable when `listen` (host:port) cannot be bound.
-absl::StatusOr<std::unique_ptr<grpc::Server>> StartHealthServer(const std::string& listen);
+class HealthServer {
+ public:
+  // Unavailable when `listen` (host:port) cannot be bound.
+  static absl::StatusOr<std::unique_ptr<HealthServer>> Start(const std::string& listen);
+  ~HealthServer();
+
+ private:
+  HealthServer() = default;
+
+  // gRPC refuses to build a server without any service of its own; this one answers every
+  // other method UNIMPLEMENTED, next to the built-in health service.
+  grpc::CallbackGenericService unimplemented_;
+  std::unique_ptr<grpc::Server> server_;
+};
 
 }  // namespace sr2::worker

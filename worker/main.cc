@@ -61,9 +61,9 @@ int main(int argc, char** argv) {
     metrics_server = *std::move(server);
     std::fprintf(stderr, "sr2-worker: metrics on http://%s/metrics\n", listen.c_str());
   }
-  std::unique_ptr<grpc::Server> health_server;
+  std::unique_ptr<sr2::worker::HealthServer> health_server;
   if (const std::string listen = absl::GetFlag(FLAGS_health_listen); !listen.empty()) {
-    auto server = sr2::worker::StartHealthServer(listen);
+    auto server = sr2::worker::HealthServer::Start(listen);
     if (!server.ok()) return startup_error(server.status());
     health_server = *std::move(server);
   }

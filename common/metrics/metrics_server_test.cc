@@ -21,7 +21,8 @@ std::string HttpGet(int port, const std::string& path) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   std::string response;
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-    const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    const std::string request =
+        "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
     if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
       char buf[4096];
       for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) response.append(buf, n);
@@ -51,6 +52,13 @@ TEST(MetricsServerTest, ServesTheCollectablesOnTheBoundPort) {
   EXPECT_NE(response.find("# TYPE sr2_test_value gauge"), std::string::npos) << response;
   EXPECT_NE(response.find("sr2_test_value{kind=\"a\"} 2.5"), std::string::npos) << response;
   EXPECT_EQ(response.find("sr2_test_empty"), std::string::npos) << response;
+}
+
+TEST(MetricsServerTest, AnswersOtherPathsAndMethodsWithErrors) {
+  auto server = MetricsServer::Start("localhost:0", {OneGauge(1)});
+  ASSERT_TRUE(server.ok()) << server.status();
+  EXPECT_NE(HttpGet((*server)->port(), "/").find("404 Not Found"), std::string::npos);
+  EXPECT_NE(HttpGet((*server)->port(), "/metrics?x=1").find("200 OK"), std::string::npos);
 }
 
 TEST(MetricsServerTest, RejectsMalformedAddresses) {

@@ -29,9 +29,9 @@ std::string Endpoint(int port) { return absl::StrCat("127.0.0.1:", port); }
 
 // An instant PromQL query through the HTTP API: the `data.result` array (empty on error).
 nlohmann::json PromQuery(int prometheus_port, const std::string& promql) {
+  const std::string url = absl::StrCat("http://", Endpoint(prometheus_port), "/api/v1/query");
   CommandResult r = RunCommand({"/usr/bin/curl", "-sf", "--max-time", "5", "--get",
-                                "--data-urlencode", "query=" + promql,
-                                absl::StrCat("http://", Endpoint(prometheus_port), "/api/v1/query")},
+                                "--data-urlencode", "query=" + promql, url},
                                10);
   nlohmann::json answer = nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
   if (r.exit_code != 0 || !answer.is_object() || answer["status"] != "success") {
@@ -57,9 +57,8 @@ bool WaitFor(const std::function<bool()>& ok, std::chrono::seconds timeout) {
 }
 
 std::string Scrape(int port) {
-  CommandResult r = RunCommand(
-      {"/usr/bin/curl", "-sf", "--max-time", "5", absl::StrCat("http://", Endpoint(port), "/metrics")},
-      10);
+  const std::string url = absl::StrCat("http://", Endpoint(port), "/metrics");
+  CommandResult r = RunCommand({"/usr/bin/curl", "-sf", "--max-time", "5", url}, 10);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return r.out;
 }
@@ -155,7 +154,7 @@ TEST(MetricsTest, PrometheusScrapesCoordinatorAndWorkerWhileAJobRuns) {
   EXPECT_GT(*progress, 0);  // Inspect is done.
   EXPECT_LT(*progress, 1);
   EXPECT_EQ(SingleValue(PromQuery(prometheus_port, "sr2_jobs{state=\"running\"}")), 1.0);
-  EXPECT_EQ(SingleValue(PromQuery(prometheus_port, "sr2_job_blocks_total" + job_selector)), 5.0);
+  EXPECT_EQ(SingleValue(PromQuery(prometheus_port, "sr2_job_blocks" + job_selector)), 5.0);
   EXPECT_EQ(SingleValue(PromQuery(
                 prometheus_port,
                 absl::StrCat("sr2_job_stage{job_id=\"", job, "\",stage=\"calibrate\"}"))),

@@ -1,6 +1,7 @@
 // The coordinator process: the gRPC server (client API, worker protocol, health) around one
-// JobManager, and its metrics endpoint. Lifecycle in the Triton style: Create() starts serving, Shutdown() stops taking
-// new calls, lets in-flight ones finish within a deadline, then stops the job threads.
+// JobManager, and its metrics endpoint. Lifecycle in the Triton style: Create() starts
+// serving, Shutdown() stops taking new calls, lets in-flight ones finish within a deadline,
+// then stops the job threads.
 #pragma once
 
 #include <memory>

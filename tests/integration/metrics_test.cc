@@ -156,6 +156,7 @@ TEST(MetricsTest, PrometheusScrapesCoordinatorAndWorkerWhileAJobRuns) {
   EXPECT_EQ(SingleValue(PromQuery(prometheus_port, "sr2_jobs{state=\"running\"}")), 1.0);
   EXPECT_EQ(SingleValue(PromQuery(prometheus_port, "sr2_job_blocks" + job_selector)), 5.0);
   EXPECT_EQ(SingleValue(PromQuery(prometheus_port, "sr2_job_blocks_done" + job_selector)), 0.0);
+  EXPECT_EQ(SingleValue(PromQuery(prometheus_port, "sum(sr2_workers)")), 0.0);
   EXPECT_GE(SingleValue(PromQuery(prometheus_port, "sr2_task_queue_depth")).value_or(0), 1.0);
 
   // The coordinator's exposition with a running job passes promtool; its size goes in the docs.
@@ -191,6 +192,10 @@ TEST(MetricsTest, PrometheusScrapesCoordinatorAndWorkerWhileAJobRuns) {
   EXPECT_EQ(SingleValue(PromQuery(prometheus_port,
                                   "sr2_tasks_started_total{stage=\"calibrate\"}")),
             1.0);
+  // The worker is back to long-polling for work.
+  EXPECT_TRUE(WaitFor(
+      [&] { return SingleValue(PromQuery(prometheus_port, "sr2_workers{state=\"idle\"}")) == 1.0; },
+      std::chrono::seconds(30)));
   EXPECT_GT(SingleValue(PromQuery(prometheus_port, "sr2_worker_device_memory_bytes"))
                 .value_or(0),
             1e6);

@@ -5,6 +5,7 @@
 #     kubectl is missing) and schema-checks every object with deploy/tools/validate.mjs;
 #   - promtool check rules + promtool test rules on deploy/prometheus/;
 #   - the Grafana dashboard parses and its PromQL is valid;
+#   - the dashboard and alerts read only metrics of the contract in docs/operations.md;
 #   - dockerfilelint on docker/*.Dockerfile.
 # Installs what is missing: Debian nodejs/npm/prometheus (as root or through sudo) and the npm
 # packages, into ${XDG_CACHE_HOME:-$HOME/.cache}/sr2-deploy-check (outside the checkout).
@@ -110,6 +111,27 @@ then
 else
   fail "dashboard JSON"
 fi
+
+# Every sr2_* series the dashboard and the alerts read must be in the metrics contract that the
+# daemons implement (docs/operations.md; the metrics integration test scrapes the daemons).
+step "metric names used by deploy/ are in the contract"
+python3 - docs/operations.md deploy/grafana/sr2-dashboard.json deploy/prometheus/sr2-alerts.yml \
+  deploy/prometheus/sr2-alerts_test.yml <<'EOF' || fail "deploy/ uses metrics outside the contract"
+import re, sys
+doc = open(sys.argv[1]).read()
+contract = set(re.findall(r"^\| `(sr2_[a-z_]+)` \|", doc, re.M))
+assert len(contract) >= 15, f"contract tables not found in {sys.argv[1]}"
+missing = set()
+for path in sys.argv[2:]:
+    for name in re.findall(r"\bsr2_[a-z_]+", open(path).read()):
+        base = re.sub(r"_(bucket|count|sum)$", "", name)
+        if name not in contract and base not in contract:
+            missing.add(f"{path}: {name}")
+for m in sorted(missing):
+    print(f"not in the metrics contract: {m}")
+print(f"{len(contract)} contract metrics")
+sys.exit(1 if missing else 0)
+EOF
 
 # --- Dockerfiles ------------------------------------------------------------------------------
 step "dockerfilelint docker/*.Dockerfile"

@@ -11,8 +11,9 @@ PACKAGES=(
   # S3 integration tests run against OpenStack Swift's s3api (scripts/start-swift-s3.sh).
   swift swift-proxy swift-object swift-account swift-container python3-swift memcached
   # Deployment checks (scripts/check-deploy.sh): promtool, and node/npm for the manifest
-  # validator and the Dockerfile linter.
-  prometheus nodejs npm
+  # validator and the Dockerfile linter. The metrics integration test runs a real Prometheus
+  # server and queries it (and the endpoints) with curl.
+  prometheus nodejs npm curl
   # sr2ctl's YAML goldens are read back with PyYAML (client/testdata/check_yaml_goldens.py).
   python3-yaml
 )

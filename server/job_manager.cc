@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <random>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -79,11 +80,12 @@ bool CompatibleVersion(const std::string& worker_version) {
 
 }  // namespace
 
-JobManager::JobManager(const CoordinatorOptions& options, const Clock* clock, StateStore* state)
+JobManager::JobManager(const CoordinatorOptions& options, const Clock* clock, StateStore* state,
+                       TaskEvents* events)
     : options_(options),
       clock_(clock),
       state_(state),
-      scheduler_(clock, SchedulerOptions{options.lease_ms, options.max_task_attempts}) {}
+      scheduler_(clock, SchedulerOptions{options.lease_ms, options.max_task_attempts}, events) {}
 
 JobManager::~JobManager() { Stop(); }
 
@@ -146,13 +148,9 @@ WorkerCapacity JobManager::CapacityOf(const std::string& worker_id) const {
 }
 
 void JobManager::UpdateWaitingReasonsLocked() {
-  // Workers long-poll every few seconds and heartbeat while busy; one silent for this long is
-  // gone.
-  constexpr int64_t kWorkerLivenessMs = 30000;
-  const int64_t now = clock_->NowMs();
   std::vector<WorkerCapacity> live;
   for (const auto& [id, w] : workers_) {
-    if (now - w.last_seen_ms <= kWorkerLivenessMs) live.push_back(CapacityOf(id));
+    if (IsLiveLocked(w)) live.push_back(CapacityOf(id));
   }
   std::map<std::string, std::string> reasons;  // by job: its first task nobody can hold
   for (const TaskRecord* t : scheduler_.ReadyTasks()) {
@@ -765,7 +763,7 @@ absl::StatusOr<std::optional<v1::Task>> JobManager::AcquireTask(const std::strin
   if (!workers_.count(worker_id)) {
     return absl::NotFoundError(absl::StrCat("unknown worker ", worker_id, "; register again"));
   }
-  workers_[worker_id].last_seen_ms = clock_->NowMs();
+  MarkSeenLocked(worker_id);
   const WorkerCapacity capacity = CapacityOf(worker_id);
   const absl::Time deadline =
       absl::Now() + std::min(wait, absl::Milliseconds(options_.max_acquire_wait_ms));
@@ -785,9 +783,7 @@ absl::StatusOr<std::optional<v1::Task>> JobManager::AcquireTask(const std::strin
 v1::HeartbeatResponse JobManager::Heartbeat(const v1::HeartbeatRequest& request) {
   absl::MutexLock lock(&mu_);
   v1::HeartbeatResponse response;
-  if (auto w = workers_.find(request.worker_id()); w != workers_.end()) {
-    w->second.last_seen_ms = clock_->NowMs();
-  }
+  MarkSeenLocked(request.worker_id());
   const TaskRecord* task = scheduler_.Find(request.task_id());
   if (task != nullptr) {
     JobRecord* rec = FindLocked(task->task.job_id());
@@ -845,6 +841,47 @@ void JobManager::HandleAttemptEndLocked(const AttemptEnd& end) {
     TouchLocked(*rec);
     work_cv_.SignalAll();
   }
+}
+
+void JobManager::MarkSeenLocked(const std::string& worker_id) {
+  if (auto w = workers_.find(worker_id); w != workers_.end()) w->second.last_seen_ms = clock_->NowMs();
+}
+
+bool JobManager::IsLiveLocked(const WorkerRecord& worker) const {
+  // An idle worker is silent while its AcquireTask long-poll waits; a busy one heartbeats.
+  const int64_t live_ms = std::max(options_.lease_ms, options_.max_acquire_wait_ms);
+  return clock_->NowMs() - worker.last_seen_ms <= live_ms;
+}
+
+CoordinatorStats JobManager::Stats() const {
+  absl::MutexLock lock(&mu_);
+  CoordinatorStats stats;
+  stats.queued_tasks = scheduler_.ReadyCount();
+  std::set<std::string> busy;
+  for (const auto& [id, rec] : jobs_) {
+    if (rec.job.state() != v1::JOB_STATE_RUNNING) continue;
+    RunningJobStats& job = stats.running_jobs[id];
+    job.num_blocks = rec.num_blocks;
+    int loss_block = -1;
+    for (const TaskRecord* t : scheduler_.TasksOfJob(id)) {
+      if (t->state != TaskState::kRunning) continue;
+      busy.insert(t->worker_id);
+      // Tuning reports a positive loss; RTN and untuned blocks report none (0).
+      if (t->task.kind() == v1::TASK_KIND_QUANTIZE_BLOCK && t->best_loss > 0 &&
+          (loss_block < 0 || t->task.block_index() < loss_block)) {
+        loss_block = t->task.block_index();
+        job.best_loss = t->best_loss;
+      }
+    }
+  }
+  for (const auto& [id, worker] : workers_) {
+    if (busy.count(id)) {
+      stats.busy_workers++;
+    } else if (IsLiveLocked(worker)) {
+      stats.idle_workers++;
+    }
+  }
+  return stats;
 }
 
 }  // namespace sr2::server

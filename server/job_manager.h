@@ -18,6 +18,7 @@
 #include "common/model/model_layout.h"
 #include "common/util/clock.h"
 #include "server/coordinator_options.h"
+#include "server/coordinator_stats.h"
 #include "server/job_event_log.h"
 #include "server/state/state_store.h"
 #include "server/task_scheduler.h"
@@ -28,8 +29,10 @@ namespace sr2::server {
 
 class JobManager {
  public:
-  // `state` saves every job and task transition; it must outlive the manager.
-  JobManager(const CoordinatorOptions& options, const Clock* clock, StateStore* state);
+  // `state` saves every job and task transition; it must outlive the manager. `events`
+  // (optional) hears of every task attempt's start and end.
+  JobManager(const CoordinatorOptions& options, const Clock* clock, StateStore* state,
+             TaskEvents* events = nullptr);
   ~JobManager();
   JobManager(const JobManager&) = delete;
   JobManager& operator=(const JobManager&) = delete;
@@ -64,6 +67,9 @@ class JobManager {
   v1::HeartbeatResponse Heartbeat(const v1::HeartbeatRequest& request);
   absl::Status CompleteTask(const v1::CompleteTaskRequest& request);
   absl::Status FailTask(const v1::FailTaskRequest& request);
+
+  // --- Monitoring ---
+  CoordinatorStats Stats() const;
 
  private:
   struct JobRecord {
@@ -109,6 +115,7 @@ class JobManager {
   int DoneTasksLocked(const std::string& job_id, v1::TaskKind kind) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void HandleAttemptEndLocked(const AttemptEnd& end) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MarkSeenLocked(const std::string& worker_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static bool IsTerminal(v1::JobState s);
 
   const CoordinatorOptions options_;
@@ -131,6 +138,7 @@ class JobManager {
   // Explains in Job.waiting_reason when no live worker can hold a job's ready task.
   void UpdateWaitingReasonsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   WorkerCapacity CapacityOf(const std::string& worker_id) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool IsLiveLocked(const WorkerRecord& worker) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::map<std::string, WorkerRecord> workers_ ABSL_GUARDED_BY(mu_);
   int64_t next_worker_ ABSL_GUARDED_BY(mu_) = 1;

@@ -30,11 +30,6 @@ int main(int argc, char** argv) {
   options.keep_work_files = absl::GetFlag(FLAGS_keep_work_files);
 
   // Block the stop signals before any thread starts, then wait for them here.
-  if (!options.metrics_listen.empty()) {
-    // The metrics contract is in docs/operations.md; the exporter is not built yet.
-    std::fprintf(stderr, "sr2-coordinator: warning: --metrics-listen is not implemented yet; "
-                         "no metrics are served\n");
-  }
   const sigset_t stop_signals = sr2::BlockStopSignals();
 
   auto coordinator = sr2::server::Coordinator::Create(options);
@@ -45,6 +40,10 @@ int main(int argc, char** argv) {
   }
   std::fprintf(stderr, "sr2-coordinator %s listening on %s (store %s)\n", SR2_VERSION,
                options.listen.c_str(), options.store_uri.c_str());
+  if (!options.metrics_listen.empty()) {
+    std::fprintf(stderr, "sr2-coordinator: metrics on http://%s/metrics\n",
+                 options.metrics_listen.c_str());
+  }
   const int signal = sr2::WaitForStopSignal(stop_signals);
   std::fprintf(stderr, "sr2-coordinator: signal %d, shutting down\n", signal);
   (*coordinator)->Shutdown(absl::Seconds(5));

@@ -6,8 +6,14 @@
 
 namespace sr2::server {
 
-TaskScheduler::TaskScheduler(const Clock* clock, SchedulerOptions options)
-    : clock_(clock), options_(options) {}
+TaskScheduler::TaskScheduler(const Clock* clock, SchedulerOptions options, TaskEvents* events)
+    : clock_(clock), options_(options), events_(events) {}
+
+void TaskScheduler::ReportEnd(const TaskRecord& t, AttemptOutcome outcome) {
+  if (events_ == nullptr) return;
+  events_->AttemptEnded(t.task, outcome, (clock_->NowMs() - t.started_ms) / 1000.0,
+                        t.state == TaskState::kReady);
+}
 
 void TaskScheduler::Add(v1::Task task, std::vector<std::string> deps) {
   const std::string id = task.task_id();
@@ -107,6 +113,7 @@ std::optional<v1::Task> TaskScheduler::Acquire(const WorkerCapacity& worker) {
   rec.task.set_lease_id(next_lease_id_++);
   MarkChanged(rec.task.task_id());
   job_last_grant_[rec.task.job_id()] = ++grant_counter_;
+  if (events_ != nullptr) events_->AttemptStarted(rec.task);
   return rec.task;
 }
 
@@ -141,6 +148,7 @@ absl::Status TaskScheduler::Complete(const std::string& task_id, int64_t lease_i
   it->second.progress = 1;
   it->second.output = std::move(output);
   MarkChanged(task_id);
+  ReportEnd(it->second, AttemptOutcome::kSucceeded);
   PromoteDependents(task_id);
   return absl::OkStatus();
 }
@@ -185,7 +193,9 @@ absl::StatusOr<AttemptEnd> TaskScheduler::Fail(const std::string& task_id, int64
       it->second.task.lease_id() != lease_id) {
     return StaleLease(task_id);
   }
-  return EndAttempt(it->second, error, retryable);
+  AttemptEnd end = EndAttempt(it->second, error, retryable);
+  ReportEnd(it->second, end.exhausted ? AttemptOutcome::kFailed : AttemptOutcome::kRetried);
+  return end;
 }
 
 std::vector<AttemptEnd> TaskScheduler::ExpireLeases() {
@@ -198,6 +208,7 @@ std::vector<AttemptEnd> TaskScheduler::ExpireLeases() {
                           options_.lease_ms, " ms)"),
           /*retryable=*/true));
       ended.back().lease_expired = true;
+      ReportEnd(t, AttemptOutcome::kExpired);
     }
   }
   return ended;
@@ -211,6 +222,9 @@ void TaskScheduler::RemoveJob(const std::string& job_id) {
                ready_.end());
   for (auto it = tasks_.begin(); it != tasks_.end();) {
     if (it->second.task.job_id() == job_id) {
+      if (it->second.state == TaskState::kRunning) {
+        ReportEnd(it->second, AttemptOutcome::kAbandoned);
+      }
       dependents_.erase(it->first);
       changed_.erase(it->first);
       it = tasks_.erase(it);

@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/util/clock.h"
+#include "server/task_events.h"
 #include "sr2/v1/worker_service.pb.h"
 
 namespace sr2::server {
@@ -68,7 +69,8 @@ struct AttemptEnd {
 
 class TaskScheduler {
  public:
-  TaskScheduler(const Clock* clock, SchedulerOptions options);
+  // `events` (optional) hears of every attempt's start and end.
+  TaskScheduler(const Clock* clock, SchedulerOptions options, TaskEvents* events = nullptr);
 
   // Adds a task; it becomes ready once every dependency is done. REQUIRES: unique task_id.
   void Add(v1::Task task, std::vector<std::string> deps);
@@ -117,15 +119,18 @@ class TaskScheduler {
   bool HasReadyTaskFor(const WorkerCapacity& worker) const;
   // Ready tasks, oldest first (for explaining why they wait).
   std::vector<const TaskRecord*> ReadyTasks() const;
+  int ReadyCount() const { return static_cast<int>(ready_.size()); }
 
  private:
   void PromoteDependents(const std::string& done_id);
   bool DepsDone(const TaskRecord& t) const;
   AttemptEnd EndAttempt(TaskRecord& t, const std::string& error, bool retryable);
   void MarkChanged(const std::string& task_id) { changed_.insert(task_id); }
+  void ReportEnd(const TaskRecord& t, AttemptOutcome outcome);
 
   const Clock* clock_;
   SchedulerOptions options_;
+  TaskEvents* events_;
   int64_t next_lease_id_ = 1;
   std::map<std::string, TaskRecord> tasks_;
   std::multimap<std::string, std::string> dependents_;  // dep id -> task ids waiting on it

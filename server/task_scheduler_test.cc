@@ -170,5 +170,62 @@ TEST_F(TaskSchedulerTest, ReportsWhatChangedForSaving) {
   EXPECT_EQ(changes.removed_jobs, (std::vector<std::string>{"j2"}));
 }
 
+// Records what the scheduler reports, as "task outcome seconds requeued".
+class RecordingEvents : public TaskEvents {
+ public:
+  void AttemptStarted(const v1::Task& task) override { log.push_back("start " + task.task_id()); }
+  void AttemptEnded(const v1::Task& task, AttemptOutcome outcome, double seconds,
+                    bool requeued) override {
+    log.push_back(absl::StrCat(task.task_id(), " ", static_cast<int>(outcome), " ", seconds, " ",
+                               requeued));
+  }
+  std::vector<std::string> log;
+};
+
+TEST(TaskSchedulerEventsTest, EveryGrantedAttemptEndsExactlyOnce) {
+  FakeClock clock;
+  RecordingEvents events;
+  TaskScheduler scheduler(&clock, SchedulerOptions{/*lease_ms=*/1000, /*max_attempts=*/2},
+                          &events);
+  const int ok = static_cast<int>(AttemptOutcome::kSucceeded);
+  const int retried = static_cast<int>(AttemptOutcome::kRetried);
+  const int failed = static_cast<int>(AttemptOutcome::kFailed);
+  const int expired = static_cast<int>(AttemptOutcome::kExpired);
+  const int abandoned = static_cast<int>(AttemptOutcome::kAbandoned);
+  scheduler.Add(MakeTask("j", "a"), {});
+  scheduler.Add(MakeTask("j", "b"), {});
+  scheduler.Add(MakeTask("k", "c"), {});
+
+  auto a = scheduler.Acquire("w1");  // j/a: succeeds after 1.5 s
+  clock.Advance(1500 - 1);
+  ASSERT_TRUE(scheduler.Renew("j/a", a->lease_id(), 0.5, 0).ok());
+  clock.Advance(1);
+  ASSERT_TRUE(scheduler.Complete("j/a", a->lease_id(), {}).ok());
+  // A late duplicate result is rejected and reported as nothing.
+  EXPECT_FALSE(scheduler.Complete("j/a", a->lease_id(), {}).ok());
+
+  auto c = scheduler.Acquire("w1");  // k/c: fails (retried), then fails for good
+  ASSERT_EQ(c->task_id(), "k/c");
+  ASSERT_TRUE(scheduler.Fail("k/c", c->lease_id(), "boom", /*retryable=*/true).ok());
+  auto b = scheduler.Acquire("w2");  // j/b: lease expires after 1 s
+  ASSERT_EQ(b->task_id(), "j/b");
+  c = scheduler.Acquire("w1");
+  ASSERT_EQ(c->task_id(), "k/c");
+  ASSERT_TRUE(scheduler.Fail("k/c", c->lease_id(), "boom", /*retryable=*/true).ok());
+  clock.Advance(1000);
+  ASSERT_EQ(scheduler.ExpireLeases().size(), 1u);
+  b = scheduler.Acquire("w2");  // j/b again, then its job is cancelled
+  ASSERT_EQ(b->task_id(), "j/b");
+  scheduler.RemoveJob("j");
+  scheduler.RemoveJob("k");  // k/c is parked, not running: nothing to report
+
+  EXPECT_EQ(events.log, (std::vector<std::string>{
+                            "start j/a", absl::StrCat("j/a ", ok, " 1.5 0"),
+                            "start k/c", absl::StrCat("k/c ", retried, " 0 1"),
+                            "start j/b", "start k/c", absl::StrCat("k/c ", failed, " 0 0"),
+                            absl::StrCat("j/b ", expired, " 1 1"),
+                            "start j/b", absl::StrCat("j/b ", abandoned, " 0 0")}));
+}
+
 }  // namespace
 }  // namespace sr2::server

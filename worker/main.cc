@@ -1,12 +1,16 @@
 // sr2-worker: pulls quantization tasks from a coordinator and runs them with libtorch.
 // Usage: sr2-worker --coordinator 127.0.0.1:PORT [--device cpu|cuda:N] [--threads N]
+//        [--metrics-listen HOST:PORT] [--health-listen HOST:PORT]
 #include <cstdio>
 #include <thread>
 
 #include <torch/torch.h>
 
 #include "absl/flags/flag.h"
+#include "common/metrics/metrics_server.h"
 #include "common/util/process_main.h"
+#include "worker/health_server.h"
+#include "worker/worker_metrics.h"
 #include "worker/worker_runtime.h"
 
 ABSL_FLAG(std::string, coordinator, "127.0.0.1:7070", "coordinator address (host:port)");
@@ -15,11 +19,15 @@ ABSL_FLAG(int, threads, 1, "libtorch intra-op threads");
 ABSL_FLAG(double, memory_gib, 0,
           "memory tasks may use, in GiB; 0 = the container limit or physical RAM (CPU) or "
           "unknown (CUDA: set it to the GPU's memory)");
+ABSL_FLAG(std::string, metrics_listen, "", "Prometheus metrics address (host:port); empty = off");
+ABSL_FLAG(std::string, health_listen, "",
+          "gRPC health service address (host:port) for probes; empty = off");
 
 int main(int argc, char** argv) {
   sr2::KeepLargeBuffersInHeap();
   sr2::ParseDaemonFlags(argc, argv,
-      "sr2-worker --coordinator 127.0.0.1:PORT [--device cpu|cuda:N] [--threads N]");
+      "sr2-worker --coordinator 127.0.0.1:PORT [--device cpu|cuda:N] [--threads N] "
+      "[--metrics-listen HOST:PORT] [--health-listen HOST:PORT]");
 
   sr2::worker::WorkerOptions options;
   options.coordinator = absl::GetFlag(FLAGS_coordinator);
@@ -49,7 +57,26 @@ int main(int argc, char** argv) {
 
   const sigset_t stop_signals = sr2::BlockStopSignals();
 
-  sr2::worker::WorkerRuntime runtime(options);
+  auto startup_error = [](const absl::Status& status) {
+    std::fprintf(stderr, "sr2-worker: error: %s\n", std::string(status.message()).c_str());
+    return 2;
+  };
+  sr2::worker::WorkerMetrics metrics(options.device);
+  std::unique_ptr<sr2::metrics::MetricsServer> metrics_server;
+  if (const std::string listen = absl::GetFlag(FLAGS_metrics_listen); !listen.empty()) {
+    auto server = sr2::metrics::MetricsServer::Start(listen, metrics.Sources());
+    if (!server.ok()) return startup_error(server.status());
+    metrics_server = *std::move(server);
+    std::fprintf(stderr, "sr2-worker: metrics on http://%s/metrics\n", listen.c_str());
+  }
+  std::unique_ptr<sr2::worker::HealthServer> health_server;
+  if (const std::string listen = absl::GetFlag(FLAGS_health_listen); !listen.empty()) {
+    auto server = sr2::worker::HealthServer::Start(listen);
+    if (!server.ok()) return startup_error(server.status());
+    health_server = *std::move(server);
+  }
+
+  sr2::worker::WorkerRuntime runtime(options, &metrics);
   std::thread signal_waiter([&] {
     const int signal = sr2::WaitForStopSignal(stop_signals);
     std::fprintf(stderr, "sr2-worker: signal %d, stopping\n", signal);

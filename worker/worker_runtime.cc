@@ -60,9 +60,14 @@ int64_t AdvertisedMemory(const WorkerOptions& options) {
 
 }  // namespace
 
-WorkerRuntime::WorkerRuntime(WorkerOptions options) : options_(std::move(options)) {
+WorkerRuntime::WorkerRuntime(WorkerOptions options, WorkerMetrics* metrics)
+    : options_(std::move(options)), metrics_(metrics) {
   channel_ = grpc::CreateChannel(options_.coordinator, grpc::InsecureChannelCredentials());
   stub_ = v1::WorkerService::NewStub(channel_);
+}
+
+void WorkerRuntime::CountTask(const v1::Task& task, WorkerTaskOutcome outcome) {
+  if (metrics_ != nullptr) metrics_->TaskFinished(task.kind(), outcome);
 }
 
 void WorkerRuntime::SleepBackoff() {
@@ -186,11 +191,13 @@ void WorkerRuntime::Execute(const v1::Task& task) {
   runner.join();
 
   if (abandoned && !stopping_) {
+    CountTask(task, WorkerTaskOutcome::kAbandoned);
     std::fprintf(stderr, "sr2-worker %s: dropped task %s: %s\n", worker_id_.c_str(),
                  task.task_id().c_str(), abandon_reason.c_str());
     return;
   }
   if (result.ok() && !stopping_) {
+    CountTask(task, WorkerTaskOutcome::kSucceeded);
     v1::CompleteTaskRequest done;
     done.set_worker_id(worker_id_);
     done.set_task_id(task.task_id());
@@ -208,6 +215,7 @@ void WorkerRuntime::Execute(const v1::Task& task) {
   fail.set_worker_id(worker_id_);
   fail.set_task_id(task.task_id());
   fail.set_lease_id(task.lease_id());
+  CountTask(task, stopping_ ? WorkerTaskOutcome::kAbandoned : WorkerTaskOutcome::kFailed);
   if (stopping_) {
     fail.set_error(abandon_reason.empty() ? "worker is shutting down" : abandon_reason);
     fail.set_retryable(true);

@@ -13,13 +13,15 @@
 
 #include "absl/status/status.h"
 #include "sr2/v1/worker_service.grpc.pb.h"
+#include "worker/worker_metrics.h"
 #include "worker/worker_options.h"
 
 namespace sr2::worker {
 
 class WorkerRuntime {
  public:
-  explicit WorkerRuntime(WorkerOptions options);
+  // `metrics` (optional) counts the tasks run.
+  explicit WorkerRuntime(WorkerOptions options, WorkerMetrics* metrics = nullptr);
 
   // Runs until Stop(). Returns an error only for conditions retrying cannot fix (the
   // coordinator rejected this worker's version).
@@ -36,8 +38,10 @@ class WorkerRuntime {
   // Makes a result call (complete or fail), retrying while the coordinator is unreachable.
   grpc::Status Deliver(const std::function<grpc::Status(grpc::ClientContext*)>& call);
   void SleepBackoff();
+  void CountTask(const v1::Task& task, WorkerTaskOutcome outcome);
 
   WorkerOptions options_;
+  WorkerMetrics* metrics_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::WorkerService::Stub> stub_;
   std::atomic<bool> stopping_{false};

@@ -250,6 +250,8 @@ TEST(S3StatsTest, CountsByOperationAndOutcome) {
   EXPECT_EQ(stats.requests(S3Operation::kPutObject, S3Outcome::kServerError), 1u);
   EXPECT_EQ(stats.bytes_sent(S3Operation::kPutObject), 20u);
   EXPECT_EQ(stats.bytes_received(S3Operation::kPutObject), 5u);
+  EXPECT_EQ(stats.bytes(S3Operation::kPutObject, S3Outcome::kSuccess), 10u);
+  EXPECT_EQ(stats.bytes(S3Operation::kPutObject, S3Outcome::kServerError), 15u);
   EXPECT_EQ(stats.total_requests(S3Outcome::kSuccess), 2u);
   const std::vector<S3StatsEntry> snapshot = stats.Snapshot();
   ASSERT_EQ(snapshot.size(), 3u);

@@ -77,6 +77,12 @@ uint64_t S3Stats::bytes_received(S3Operation operation) const {
   return total;
 }
 
+uint64_t S3Stats::bytes(S3Operation operation, S3Outcome outcome) const {
+  const Counters& counters = At(operation, outcome);
+  return counters.bytes_sent.load(std::memory_order_relaxed) +
+         counters.bytes_received.load(std::memory_order_relaxed);
+}
+
 uint64_t S3Stats::total_requests(S3Outcome outcome) const {
   uint64_t total = 0;
   for (int op = 0; op < kS3OperationCount; ++op) {

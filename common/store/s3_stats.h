@@ -61,6 +61,8 @@ class S3Stats {
   // Sums over every outcome.
   uint64_t bytes_sent(S3Operation operation) const;
   uint64_t bytes_received(S3Operation operation) const;
+  // Payload bytes, both ways, of the attempts that ended in `outcome`.
+  uint64_t bytes(S3Operation operation, S3Outcome outcome) const;
   // Sums over every operation.
   uint64_t total_requests(S3Outcome outcome) const;
   // Every (operation, outcome) pair with at least one request, in enum order.

@@ -8,6 +8,9 @@
 namespace sr2::server {
 namespace {
 
+// A worker that can hold any task.
+WorkerCapacity Worker(const std::string& id) { return WorkerCapacity{id, "cpu", 0}; }
+
 v1::Task MakeTask(const std::string& job, const std::string& name) {
   v1::Task t;
   t.set_job_id(job);
@@ -24,19 +27,19 @@ class TaskSchedulerTest : public ::testing::Test {
 TEST_F(TaskSchedulerTest, DependenciesGateReadiness) {
   scheduler_.Add(MakeTask("j", "a"), {});
   scheduler_.Add(MakeTask("j", "b"), {"j/a"});
-  auto a = scheduler_.Acquire({"w1"});
+  auto a = scheduler_.Acquire(Worker("w1"));
   ASSERT_TRUE(a.has_value());
   EXPECT_EQ(a->task_id(), "j/a");
-  EXPECT_FALSE(scheduler_.Acquire({"w2"}).has_value());  // b waits for a
+  EXPECT_FALSE(scheduler_.Acquire(Worker("w2")).has_value());  // b waits for a
   ASSERT_TRUE(scheduler_.Complete("j/a", a->lease_id(), {}).ok());
-  auto b = scheduler_.Acquire({"w2"});
+  auto b = scheduler_.Acquire(Worker("w2"));
   ASSERT_TRUE(b.has_value());
   EXPECT_EQ(b->task_id(), "j/b");
 }
 
 TEST_F(TaskSchedulerTest, ExpiredLeaseRequeuesAndRejectsLateResult) {
   scheduler_.Add(MakeTask("j", "a"), {});
-  auto first = scheduler_.Acquire({"w1"});
+  auto first = scheduler_.Acquire(Worker("w1"));
   ASSERT_TRUE(first.has_value());
   clock_.Advance(500);
   EXPECT_TRUE(scheduler_.Renew("j/a", first->lease_id(), 0.5, 0).ok());
@@ -46,7 +49,7 @@ TEST_F(TaskSchedulerTest, ExpiredLeaseRequeuesAndRejectsLateResult) {
   auto ended = scheduler_.ExpireLeases();
   ASSERT_EQ(ended.size(), 1u);
   EXPECT_FALSE(ended[0].exhausted);
-  auto second = scheduler_.Acquire({"w2"});
+  auto second = scheduler_.Acquire(Worker("w2"));
   ASSERT_TRUE(second.has_value());
   EXPECT_NE(second->lease_id(), first->lease_id());
   // The first worker's late result is refused; the second one's is taken.
@@ -58,22 +61,22 @@ TEST_F(TaskSchedulerTest, ExpiredLeaseRequeuesAndRejectsLateResult) {
 
 TEST_F(TaskSchedulerTest, RetriesUntilAttemptsRunOut) {
   scheduler_.Add(MakeTask("j", "a"), {});
-  auto t1 = scheduler_.Acquire({"w1"});
+  auto t1 = scheduler_.Acquire(Worker("w1"));
   auto end1 = scheduler_.Fail("j/a", t1->lease_id(), "boom", /*retryable=*/true);
   ASSERT_TRUE(end1.ok());
   EXPECT_FALSE(end1->exhausted);
-  auto t2 = scheduler_.Acquire({"w1"});
+  auto t2 = scheduler_.Acquire(Worker("w1"));
   ASSERT_TRUE(t2.has_value());
   auto end2 = scheduler_.Fail("j/a", t2->lease_id(), "boom again", /*retryable=*/true);
   ASSERT_TRUE(end2.ok());
   EXPECT_TRUE(end2->exhausted);
   EXPECT_EQ(end2->error, "boom again");
-  EXPECT_FALSE(scheduler_.Acquire({"w1"}).has_value());
+  EXPECT_FALSE(scheduler_.Acquire(Worker("w1")).has_value());
 }
 
 TEST_F(TaskSchedulerTest, NonRetryableFailureExhaustsAtOnce) {
   scheduler_.Add(MakeTask("j", "a"), {});
-  auto t = scheduler_.Acquire({"w1"});
+  auto t = scheduler_.Acquire(Worker("w1"));
   auto end = scheduler_.Fail("j/a", t->lease_id(), "bad input", /*retryable=*/false);
   ASSERT_TRUE(end.ok());
   EXPECT_TRUE(end->exhausted);
@@ -83,21 +86,21 @@ TEST_F(TaskSchedulerTest, JobsShareWorkersFairly) {
   for (int i = 0; i < 3; ++i) scheduler_.Add(MakeTask("j1", absl::StrCat("t", i)), {});
   for (int i = 0; i < 3; ++i) scheduler_.Add(MakeTask("j2", absl::StrCat("t", i)), {});
   std::vector<std::string> jobs;
-  for (int i = 0; i < 4; ++i) jobs.push_back(scheduler_.Acquire({"w"})->job_id());
+  for (int i = 0; i < 4; ++i) jobs.push_back(scheduler_.Acquire(Worker("w"))->job_id());
   EXPECT_EQ(jobs, (std::vector<std::string>{"j1", "j2", "j1", "j2"}));
 }
 
 TEST_F(TaskSchedulerTest, RemoveJobDropsItsTasks) {
   scheduler_.Add(MakeTask("j1", "a"), {});
   scheduler_.Add(MakeTask("j2", "a"), {});
-  auto running = scheduler_.Acquire({"w"});
+  auto running = scheduler_.Acquire(Worker("w"));
   scheduler_.RemoveJob(running->job_id());
   EXPECT_TRUE(absl::IsFailedPrecondition(
       scheduler_.Renew(running->task_id(), running->lease_id(), 0, 0)));
-  auto next = scheduler_.Acquire({"w"});
+  auto next = scheduler_.Acquire(Worker("w"));
   ASSERT_TRUE(next.has_value());
   EXPECT_NE(next->job_id(), running->job_id());
-  EXPECT_FALSE(scheduler_.Acquire({"w"}).has_value());
+  EXPECT_FALSE(scheduler_.Acquire(Worker("w")).has_value());
 }
 
 TEST_F(TaskSchedulerTest, TasksOnlyGoToWorkersThatCanHoldThem) {
@@ -146,13 +149,13 @@ TEST_F(TaskSchedulerTest, RestoreKeepsDoneTasksAndRunningLeases) {
   clock_.Advance(900);
   EXPECT_TRUE(scheduler_.Renew("j/b", 41, 0.5, 0).ok());
   // Only d is ready (c waits for b); new leases never reuse a restored one.
-  auto d = scheduler_.Acquire({"w"});
+  auto d = scheduler_.Acquire(Worker("w"));
   ASSERT_TRUE(d.has_value());
   EXPECT_EQ(d->task_id(), "j/d");
   EXPECT_GT(d->lease_id(), 41);
-  EXPECT_FALSE(scheduler_.Acquire({"w"}).has_value());
+  EXPECT_FALSE(scheduler_.Acquire(Worker("w")).has_value());
   ASSERT_TRUE(scheduler_.Complete("j/b", 41, {}).ok());
-  auto c = scheduler_.Acquire({"w"});
+  auto c = scheduler_.Acquire(Worker("w"));
   ASSERT_TRUE(c.has_value());
   EXPECT_EQ(c->task_id(), "j/c");
 }
@@ -161,7 +164,7 @@ TEST_F(TaskSchedulerTest, ReportsWhatChangedForSaving) {
   scheduler_.Add(MakeTask("j1", "a"), {});
   scheduler_.Add(MakeTask("j2", "a"), {});
   EXPECT_EQ(scheduler_.TakeChanges().tasks, (std::vector<std::string>{"j1/a", "j2/a"}));
-  auto t = scheduler_.Acquire({"w"});
+  auto t = scheduler_.Acquire(Worker("w"));
   ASSERT_TRUE(scheduler_.Renew(t->task_id(), t->lease_id(), 0.5, 0).ok());
   EXPECT_EQ(scheduler_.TakeChanges().tasks, (std::vector<std::string>{t->task_id()}));
   scheduler_.RemoveJob("j2");
@@ -196,7 +199,7 @@ TEST(TaskSchedulerEventsTest, EveryGrantedAttemptEndsExactlyOnce) {
   scheduler.Add(MakeTask("j", "b"), {});
   scheduler.Add(MakeTask("k", "c"), {});
 
-  auto a = scheduler.Acquire("w1");  // j/a: succeeds after 1.5 s
+  auto a = scheduler.Acquire(Worker("w1"));  // j/a: succeeds after 1.5 s
   clock.Advance(1500 - 1);
   ASSERT_TRUE(scheduler.Renew("j/a", a->lease_id(), 0.5, 0).ok());
   clock.Advance(1);
@@ -204,17 +207,17 @@ TEST(TaskSchedulerEventsTest, EveryGrantedAttemptEndsExactlyOnce) {
   // A late duplicate result is rejected and reported as nothing.
   EXPECT_FALSE(scheduler.Complete("j/a", a->lease_id(), {}).ok());
 
-  auto c = scheduler.Acquire("w1");  // k/c: fails (retried), then fails for good
+  auto c = scheduler.Acquire(Worker("w1"));  // k/c: fails (retried), then fails for good
   ASSERT_EQ(c->task_id(), "k/c");
   ASSERT_TRUE(scheduler.Fail("k/c", c->lease_id(), "boom", /*retryable=*/true).ok());
-  auto b = scheduler.Acquire("w2");  // j/b: lease expires after 1 s
+  auto b = scheduler.Acquire(Worker("w2"));  // j/b: lease expires after 1 s
   ASSERT_EQ(b->task_id(), "j/b");
-  c = scheduler.Acquire("w1");
+  c = scheduler.Acquire(Worker("w1"));
   ASSERT_EQ(c->task_id(), "k/c");
   ASSERT_TRUE(scheduler.Fail("k/c", c->lease_id(), "boom", /*retryable=*/true).ok());
   clock.Advance(1000);
   ASSERT_EQ(scheduler.ExpireLeases().size(), 1u);
-  b = scheduler.Acquire("w2");  // j/b again, then its job is cancelled
+  b = scheduler.Acquire(Worker("w2"));  // j/b again, then its job is cancelled
   ASSERT_EQ(b->task_id(), "j/b");
   scheduler.RemoveJob("j");
   scheduler.RemoveJob("k");  // k/c is parked, not running: nothing to report

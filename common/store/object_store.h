@@ -36,6 +36,10 @@ class ObjectStore {
   // The URI of the store's root, e.g. "/data/work" or "s3://bucket/prefix".
   virtual std::string uri() const = 0;
 
+  // True when reading part of an object is much cheaper than reading all of it (remote
+  // stores): checkpoint readers then fetch single tensors instead of whole shards.
+  virtual bool prefers_ranged_reads() const { return false; }
+
   // The whole object. NotFound if it does not exist. Local stores map the file.
   virtual absl::StatusOr<BlobPtr> Read(std::string_view key) = 0;
 

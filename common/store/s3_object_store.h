@@ -40,6 +40,7 @@ class S3ObjectStore : public ObjectStore {
   static absl::StatusOr<std::shared_ptr<S3ObjectStore>> Open(std::string_view uri);
 
   std::string uri() const override;
+  bool prefers_ranged_reads() const override { return true; }
   absl::StatusOr<BlobPtr> Read(std::string_view key) override;
   absl::StatusOr<std::string> ReadRange(std::string_view key, uint64_t offset,
                                         uint64_t length) override;

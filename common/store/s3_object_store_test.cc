@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/store/store_factory.h"
 #include "common/store/swift_test_server.h"
+#include "common/tensor/checkpoint.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -91,6 +92,35 @@ TEST_F(S3ObjectStoreTest, PutGetHeadRangeRoundTrip) {
   EXPECT_GE(S3Stats::Process().bytes_sent(S3Operation::kPutObject), 13u);
   EXPECT_EQ(stats.bytes_sent(S3Operation::kPutObject), 13u);
   EXPECT_GE(stats.bytes_received(S3Operation::kGetObject), 11u);
+}
+
+// A checkpoint on S3 is read tensor by tensor with ranged GETs: opening it fetches the
+// headers only, and a tensor costs its own bytes, not the shard's.
+TEST_F(S3ObjectStoreTest, CheckpointTensorsAreFetchedWithRangedReads) {
+  std::vector<OwnedTensor> tensors;
+  for (int i = 0; i < 4; ++i) {
+    tensors.push_back({absl::StrCat("layer", i, ".weight"), DType::kF32, {256, 256},
+                       std::string(256 * 256 * 4, static_cast<char>('a' + i))});
+  }
+  ASSERT_TRUE(WriteCheckpoint(*store_, "ckpt", tensors, {}).ok());
+  auto root = MustCreate(uri_ + "/ckpt", SwiftConfig(kSwiftPort));
+  ASSERT_NE(root, nullptr);
+  const uint64_t received_before = root->stats().bytes_received(S3Operation::kGetObject);
+  auto reader = CheckpointReader::Open(root);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  const uint64_t header_bytes = root->stats().bytes_received(S3Operation::kGetObject) - received_before;
+  EXPECT_LT(header_bytes, 4096u);  // The shard is 1 MiB.
+
+  auto bytes = (*reader)->Bytes("layer2.weight");
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  EXPECT_EQ(*bytes, tensors[2].bytes);
+  // Asking again reuses the fetched copy.
+  ASSERT_TRUE((*reader)->Bytes("layer2.weight").ok());
+  EXPECT_EQ(root->stats().bytes_received(S3Operation::kGetObject) - received_before,
+            header_bytes + tensors[2].bytes.size());
+  auto values = (*reader)->ReadFloat("layer0.weight");
+  ASSERT_TRUE(values.ok()) << values.status();
+  EXPECT_EQ(values->size(), 256u * 256u);
 }
 
 TEST_F(S3ObjectStoreTest, MissingObjectsAreNotFoundAndNameBucketAndKey) {

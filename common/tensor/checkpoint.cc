@@ -77,8 +77,15 @@ absl::StatusOr<std::unique_ptr<CheckpointReader>> CheckpointReader::Open(ObjectS
   std::map<std::string, const SafetensorsFile*> shard_by_key;
   for (const std::string& shard_key : shard_keys) {
     const std::string source = JoinUri(store->uri(), shard_key);
-    absl::StatusOr<BlobPtr> blob = store->Read(shard_key);
-    if (absl::IsNotFound(blob.status())) {
+    // Remote stores serve single tensors by ranged reads; a local file is mapped whole.
+    absl::StatusOr<SafetensorsFile> file =
+        store->prefers_ranged_reads()
+            ? SafetensorsFile::OpenRanged(store, shard_key, source)
+            : [&]() -> absl::StatusOr<SafetensorsFile> {
+                SR2_ASSIGN_OR_RETURN(BlobPtr blob, store->Read(shard_key));
+                return SafetensorsFile::Parse(std::move(blob), source);
+              }();
+    if (absl::IsNotFound(file.status())) {
       if (!index_blob.ok()) {
         return absl::NotFoundError(absl::StrCat("no checkpoint at ", store->uri(), ": neither ",
                                                 kIndexFile, " nor ", kSingleFile, " exists"));
@@ -86,9 +93,8 @@ absl::StatusOr<std::unique_ptr<CheckpointReader>> CheckpointReader::Open(ObjectS
       return absl::InvalidArgumentError(
           absl::StrCat(index_source, " names shard ", shard_key, ", which does not exist"));
     }
-    if (!blob.ok()) return blob.status();
-    SR2_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::Parse(*std::move(blob), source));
-    reader->shards_.push_back(std::make_unique<SafetensorsFile>(std::move(file)));
+    if (!file.ok()) return file.status();
+    reader->shards_.push_back(std::make_unique<SafetensorsFile>(*std::move(file)));
     reader->files_.push_back(shard_key);
     const SafetensorsFile* shard = reader->shards_.back().get();
     shard_by_key[shard_key] = shard;
@@ -131,7 +137,15 @@ absl::StatusOr<std::string_view> CheckpointReader::Bytes(std::string_view name) 
     return absl::NotFoundError(
         absl::StrCat("tensor \"", std::string(name), "\" is not in the checkpoint"));
   }
-  return it->second.file->Bytes(*it->second.info);
+  const SafetensorsFile& file = *it->second.file;
+  if (!file.ranged()) return file.Bytes(*it->second.info);
+  absl::MutexLock lock(&fetched_mu_);
+  auto fetched = fetched_.find(it->first);
+  if (fetched == fetched_.end()) {
+    SR2_ASSIGN_OR_RETURN(std::string bytes, file.Fetch(*it->second.info));
+    fetched = fetched_.emplace(it->first, std::move(bytes)).first;
+  }
+  return std::string_view(fetched->second);
 }
 
 absl::StatusOr<std::vector<float>> CheckpointReader::ReadFloat(std::string_view name) const {

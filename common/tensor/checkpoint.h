@@ -9,7 +9,9 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/store/object_store.h"
 #include "common/tensor/safetensors.h"
 
@@ -26,7 +28,8 @@ class CheckpointReader {
   std::vector<std::string> TensorNames() const;
   // nullptr when absent.
   const TensorInfo* Find(std::string_view name) const;
-  // Raw bytes of a tensor; NotFound when absent.
+  // Raw bytes of a tensor, valid while the reader lives; NotFound when absent. From a store
+  // that prefers ranged reads (S3), only the tensors asked for are downloaded, each once.
   absl::StatusOr<std::string_view> Bytes(std::string_view name) const;
   // The tensor converted to fp32 (from F32, F16, BF16 or F64); InvalidArgument for other dtypes.
   absl::StatusOr<std::vector<float>> ReadFloat(std::string_view name) const;
@@ -41,6 +44,9 @@ class CheckpointReader {
   std::vector<std::unique_ptr<SafetensorsFile>> shards_;
   std::map<std::string, Entry, std::less<>> entries_;
   std::vector<std::string> files_;
+  mutable absl::Mutex fetched_mu_;
+  // Tensors fetched from ranged shards, by name (node-based: views stay valid).
+  mutable std::map<std::string, std::string, std::less<>> fetched_ ABSL_GUARDED_BY(fetched_mu_);
 };
 
 // A tensor owned by the writer's caller.

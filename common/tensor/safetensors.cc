@@ -110,36 +110,82 @@ int64_t TensorInfo::numel() const {
   return count;
 }
 
-absl::StatusOr<SafetensorsFile> SafetensorsFile::Parse(BlobPtr blob, std::string source) {
-  auto invalid = [&source](absl::string_view problem) {
-    return absl::InvalidArgumentError(absl::StrCat(source, ": ", problem));
-  };
-  if (blob == nullptr) return invalid("no data");
-  const uint64_t file_size = blob->size();
-  if (file_size < 8) {
-    return invalid(
+namespace {
+
+// The little-endian header length in the first 8 bytes, checked against the file size.
+absl::StatusOr<uint64_t> HeaderLength(std::string_view first8, uint64_t file_size) {
+  if (file_size < 8 || first8.size() < 8) {
+    return absl::InvalidArgumentError(
         absl::StrCat("file is ", file_size, " bytes, too short for the 8-byte header length"));
   }
   uint64_t header_size = 0;
-  for (int i = 7; i >= 0; --i) header_size = (header_size << 8) | blob->data()[i];
+  for (int i = 7; i >= 0; --i) {
+    header_size = (header_size << 8) | static_cast<uint8_t>(first8[i]);
+  }
   if (header_size > file_size - 8) {
-    return invalid(absl::StrCat("header length ", header_size, " runs past the end of the file (",
-                                file_size, " bytes)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "header length ", header_size, " runs past the end of the file (", file_size, " bytes)"));
   }
   if (header_size >= kMaxHeaderBytes) {
-    return invalid(absl::StrCat("header length ", header_size, " exceeds the limit of ",
-                                kMaxHeaderBytes, " bytes"));
+    return absl::InvalidArgumentError(absl::StrCat("header length ", header_size,
+                                                   " exceeds the limit of ", kMaxHeaderBytes,
+                                                   " bytes"));
   }
-  const std::string_view header_text = blob->view().substr(8, header_size);
+  return header_size;
+}
+
+}  // namespace
+
+absl::StatusOr<SafetensorsFile> SafetensorsFile::Parse(BlobPtr blob, std::string source) {
+  if (blob == nullptr) return absl::InvalidArgumentError(absl::StrCat(source, ": no data"));
+  const uint64_t file_size = blob->size();
+  absl::StatusOr<uint64_t> header_size = HeaderLength(blob->view().substr(0, 8), file_size);
+  if (!header_size.ok()) return Annotate(header_size.status(), source);
+  SR2_ASSIGN_OR_RETURN(
+      SafetensorsFile file,
+      ParseHeader(blob->view().substr(8, *header_size), file_size - 8 - *header_size, source));
+  file.blob_ = std::move(blob);
+  return file;
+}
+
+absl::StatusOr<SafetensorsFile> SafetensorsFile::OpenRanged(ObjectStorePtr store,
+                                                            std::string key, std::string source) {
+  SR2_ASSIGN_OR_RETURN(const uint64_t file_size, store->Size(key));
+  SR2_ASSIGN_OR_RETURN(std::string first8, store->ReadRange(key, 0, std::min<uint64_t>(8, file_size)));
+  absl::StatusOr<uint64_t> header_size = HeaderLength(first8, file_size);
+  if (!header_size.ok()) return Annotate(header_size.status(), source);
+  SR2_ASSIGN_OR_RETURN(std::string header_text, store->ReadRange(key, 8, *header_size));
+  SR2_ASSIGN_OR_RETURN(SafetensorsFile file,
+                       ParseHeader(header_text, file_size - 8 - *header_size, source));
+  file.store_ = std::move(store);
+  file.key_ = std::move(key);
+  return file;
+}
+
+absl::StatusOr<std::string> SafetensorsFile::Fetch(const TensorInfo& info) const {
+  SR2_ASSIGN_OR_RETURN(std::string bytes,
+                       store_->ReadRange(key_, data_offset_ + info.begin, info.end - info.begin));
+  if (bytes.size() != info.end - info.begin) {
+    return absl::DataLossError(absl::StrCat(source_, ": tensor \"", info.name, "\" read ",
+                                            bytes.size(), " of ", info.end - info.begin,
+                                            " bytes (the object changed?)"));
+  }
+  return bytes;
+}
+
+absl::StatusOr<SafetensorsFile> SafetensorsFile::ParseHeader(std::string_view header_text,
+                                                             uint64_t data_size,
+                                                             std::string source) {
+  auto invalid = [&source](absl::string_view problem) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": ", problem));
+  };
   const json header = json::parse(header_text, nullptr, /*allow_exceptions=*/false);
   if (header.is_discarded()) return invalid("header is not valid JSON");
   if (!header.is_object()) return invalid("header is not a JSON object");
 
   SafetensorsFile file;
-  file.blob_ = std::move(blob);
   file.source_ = source;
-  file.data_offset_ = 8 + header_size;
-  const uint64_t data_size = file_size - file.data_offset_;
+  file.data_offset_ = 8 + header_text.size();
   for (const auto& [name, entry] : header.items()) {
     if (name == kMetadataKey) {
       absl::StatusOr<std::map<std::string, std::string>> metadata = ParseMetadata(entry);

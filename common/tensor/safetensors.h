@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/store/blob.h"
+#include "common/store/object_store.h"
 #include "common/tensor/dtype.h"
 
 namespace sr2 {
@@ -31,18 +32,32 @@ class SafetensorsFile {
  public:
   // Parses the file held by `blob`. `source` names the file in error messages.
   static absl::StatusOr<SafetensorsFile> Parse(BlobPtr blob, std::string source);
+  // Reads only the header of `key` in `store` (two ranged reads); each tensor's bytes are then
+  // fetched on demand by Fetch(). For remote stores, where a shard may be gigabytes.
+  static absl::StatusOr<SafetensorsFile> OpenRanged(ObjectStorePtr store, std::string key,
+                                                    std::string source);
 
   // Tensors sorted by name.
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   // nullptr when absent.
   const TensorInfo* Find(std::string_view name) const;
-  // The raw bytes of a tensor of this file.
+  // The raw bytes of a tensor of this file. REQUIRES: not opened with OpenRanged().
   std::string_view Bytes(const TensorInfo& info) const;
+  // Whether the tensors' bytes come from Fetch() rather than Bytes().
+  bool ranged() const { return store_ != nullptr; }
+  // A copy of a tensor's bytes, read with one ranged read. REQUIRES: ranged().
+  absl::StatusOr<std::string> Fetch(const TensorInfo& info) const;
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   const std::string& source() const { return source_; }
 
  private:
-  BlobPtr blob_;
+  // The header (JSON) of a file whose data section is `data_size` bytes long.
+  static absl::StatusOr<SafetensorsFile> ParseHeader(std::string_view header_text,
+                                                     uint64_t data_size, std::string source);
+
+  BlobPtr blob_;         // The whole file, or null when ranged.
+  ObjectStorePtr store_;  // With key_: where a ranged file's tensors are fetched from.
+  std::string key_;
   std::string source_;
   uint64_t data_offset_ = 0;
   std::vector<TensorInfo> tensors_;

@@ -24,7 +24,7 @@ constexpr int kStoriesBlocks = 5;
 TestClusterOptions Cluster(int workers) {
   TestClusterOptions options;
   options.workers = workers;
-  options.coordinator_args = {"--lease-ms", "6000"};
+  options.coordinator_args = {"--lease-ms", "10000"};
   return options;
 }
 
@@ -241,6 +241,24 @@ TEST_F(FaultToleranceTest, CancelStopsTheRunningTaskWithinSeconds) {
                    .count()
             << " ms after the cancel\n";
   EXPECT_EQ(cluster.Status(job)["state"], "CANCELLED");
+  EXPECT_FALSE(fs::exists(out));
+}
+
+// The work store cannot be written (here: its path is a file): the task that writes first
+// fails, is retried, and the job fails naming the problem; nothing appears at --out.
+TEST_F(FaultToleranceTest, WorkStoreWriteFailureFailsTheJobWithTheReason) {
+  const std::string not_a_folder = (outputs_ / "store-is-a-file").string();
+  WriteFile(not_a_folder, "x");
+  TestClusterOptions options = Cluster(1);
+  options.store_uri = not_a_folder;
+  TestCluster cluster(options);
+  const std::string out = (outputs_ / "never").string();
+  const std::string job = Submit(cluster, TuneArgs(out));
+  nlohmann::json status = WaitUntilFinished(cluster, job);
+  EXPECT_EQ(status["state"], "FAILED") << status.dump();
+  const std::string error = status["error"];
+  EXPECT_NE(error.find("calibrate failed"), std::string::npos) << error;
+  EXPECT_NE(error.find("store-is-a-file"), std::string::npos) << error;
   EXPECT_FALSE(fs::exists(out));
 }
 

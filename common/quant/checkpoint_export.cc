@@ -262,13 +262,9 @@ absl::StatusOr<ExportResult> ExportCheckpoint(const ExportSource& source, const 
   };
   {
     SR2_ASSIGN_OR_RETURN(std::vector<OwnedTensor> tensors, OutputTensors(source, spec));
-    SR2_ASSIGN_OR_RETURN(std::vector<std::string> keys,
+    SR2_ASSIGN_OR_RETURN(std::vector<WrittenFile> files,
                          WriteCheckpoint(out, out_prefix, tensors, spec.write_options));
-    // Hash what the store holds, since the writer chose the shard bytes.
-    for (const std::string& key : keys) {
-      SR2_ASSIGN_OR_RETURN(BlobPtr blob, out.Read(JoinKey(out_prefix, key)));
-      record(key, blob->view());
-    }
+    result.files = std::move(files);
   }
   const auto write = [&](const std::string& key, std::string_view data) -> absl::Status {
     SR2_RETURN_IF_ERROR(out.Write(JoinKey(out_prefix, key), data));
@@ -286,7 +282,7 @@ absl::StatusOr<ExportResult> ExportCheckpoint(const ExportSource& source, const 
 
   Json manifest = {{"format", std::string(ExportFormatName(spec.format))},
                    {"files", Json::array()}};
-  for (const ExportedFile& f : result.files) {
+  for (const WrittenFile& f : result.files) {
     manifest["files"].push_back({{"key", f.key}, {"bytes", f.bytes}, {"sha256", f.sha256}});
   }
   manifest["created_by"] = "sr2";

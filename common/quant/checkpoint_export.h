@@ -43,14 +43,8 @@ struct ExportSource {
   const std::map<std::string, QuantizedLayer>* layers = nullptr;
 };
 
-struct ExportedFile {
-  std::string key;     // Relative to the output prefix.
-  uint64_t bytes = 0;
-  std::string sha256;
-};
-
 struct ExportResult {
-  std::vector<ExportedFile> files;  // Manifest excluded.
+  std::vector<WrittenFile> files;  // Relative to the output prefix; manifest excluded.
   std::string manifest_sha256;
 };
 

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/store/store_factory.h"
+#include "common/util/sha256.h"
 #include "common/util/status_macros.h"
 #include "nlohmann/json.hpp"
 
@@ -177,7 +178,7 @@ absl::StatusOr<std::vector<float>> CheckpointReader::ReadFloat(std::string_view 
   return out;
 }
 
-absl::StatusOr<std::vector<std::string>> WriteCheckpoint(ObjectStore& store,
+absl::StatusOr<std::vector<WrittenFile>> WriteCheckpoint(ObjectStore& store,
                                                          std::string_view prefix,
                                                          const std::vector<OwnedTensor>& tensors,
                                                          const CheckpointWriteOptions& options) {
@@ -208,11 +209,26 @@ absl::StatusOr<std::vector<std::string>> WriteCheckpoint(ObjectStore& store,
     total_bytes += size;
   }
 
-  std::vector<std::string> written;
+  std::vector<WrittenFile> written;
+  const auto write_shard = [&](const std::vector<TensorRef>& shard,
+                               const std::string& name) -> absl::Status {
+    SR2_ASSIGN_OR_RETURN(std::unique_ptr<ObjectWriter> writer,
+                         store.NewWriter(JoinKey(prefix, name)));
+    WrittenFile& file = written.emplace_back();
+    file.key = name;
+    Sha256 hash;
+    SR2_RETURN_IF_ERROR(
+        StreamSafetensors(shard, options.metadata, [&](std::string_view piece) {
+          hash.Update(piece);
+          file.bytes += piece.size();
+          return writer->Append(piece);
+        }));
+    SR2_RETURN_IF_ERROR(writer->Close());
+    file.sha256 = hash.FinishHex();
+    return absl::OkStatus();
+  };
   if (shards.size() == 1) {
-    SR2_ASSIGN_OR_RETURN(std::string image, SerializeSafetensors(shards[0], options.metadata));
-    SR2_RETURN_IF_ERROR(store.Write(JoinKey(prefix, kSingleFile), image));
-    written.push_back(std::string(kSingleFile));
+    SR2_RETURN_IF_ERROR(write_shard(shards[0], std::string(kSingleFile)));
     return written;
   }
 
@@ -220,15 +236,14 @@ absl::StatusOr<std::vector<std::string>> WriteCheckpoint(ObjectStore& store,
   for (size_t i = 0; i < shards.size(); ++i) {
     const std::string shard_name =
         absl::StrFormat("model-%05d-of-%05d.safetensors", i + 1, shards.size());
-    SR2_ASSIGN_OR_RETURN(std::string image, SerializeSafetensors(shards[i], options.metadata));
-    SR2_RETURN_IF_ERROR(store.Write(JoinKey(prefix, shard_name), image));
+    SR2_RETURN_IF_ERROR(write_shard(shards[i], shard_name));
     for (const TensorRef& tensor : shards[i]) weight_map[tensor.name] = shard_name;
-    written.push_back(shard_name);
   }
   // The index goes last so that a reader never sees an index without its shards.
   const json index = {{"metadata", {{"total_size", total_bytes}}}, {"weight_map", weight_map}};
-  SR2_RETURN_IF_ERROR(store.Write(JoinKey(prefix, kIndexFile), index.dump(2)));
-  written.push_back(std::string(kIndexFile));
+  const std::string index_text = index.dump(2);
+  SR2_RETURN_IF_ERROR(store.Write(JoinKey(prefix, kIndexFile), index_text));
+  written.push_back({std::string(kIndexFile), index_text.size(), Sha256Hex(index_text)});
   return written;
 }
 

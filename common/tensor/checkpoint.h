@@ -64,9 +64,17 @@ struct CheckpointWriteOptions {
   std::map<std::string, std::string> metadata = {{"format", "pt"}};
 };
 
-// Writes `tensors` under `prefix` in `store` (shards + index when needed). Returns the keys
-// written, relative to `prefix`.
-absl::StatusOr<std::vector<std::string>> WriteCheckpoint(ObjectStore& store,
+// A file written by WriteCheckpoint.
+struct WrittenFile {
+  std::string key;  // Relative to the prefix.
+  uint64_t bytes = 0;
+  std::string sha256;  // Hex digest of what was written.
+};
+
+// Writes `tensors` under `prefix` in `store` (shards + index when needed), shards streamed
+// through the store's writer (never a whole shard in one buffer) and hashed on the way.
+// Returns the files written, shards first and the index last.
+absl::StatusOr<std::vector<WrittenFile>> WriteCheckpoint(ObjectStore& store,
                                                          std::string_view prefix,
                                                          const std::vector<OwnedTensor>& tensors,
                                                          const CheckpointWriteOptions& options);

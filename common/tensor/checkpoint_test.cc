@@ -1,5 +1,7 @@
 #include "common/tensor/checkpoint.h"
 
+#include "common/util/sha256.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,6 +11,7 @@
 #include <vector>
 
 #include "common/store/local_object_store.h"
+#include "common/util/sha256.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
@@ -84,8 +87,18 @@ TEST_F(CheckpointTest, ShardedWriteReadsBackEqual) {
   }
   CheckpointWriteOptions options;
   options.max_shard_bytes = 300'000;
-  absl::StatusOr<std::vector<std::string>> keys = WriteCheckpoint(*store_, "out", tensors, options);
-  ASSERT_TRUE(keys.ok()) << keys.status();
+  absl::StatusOr<std::vector<WrittenFile>> files =
+      WriteCheckpoint(*store_, "out", tensors, options);
+  ASSERT_TRUE(files.ok()) << files.status();
+  std::vector<std::string> keys_list;
+  for (const WrittenFile& f : *files) {
+    keys_list.push_back(f.key);
+    // What the writer reports is what the store holds.
+    const BlobPtr written = *store_->Read("out/" + f.key);
+    EXPECT_EQ(f.bytes, written->size()) << f.key;
+    EXPECT_EQ(f.sha256, Sha256Hex(written->view())) << f.key;
+  }
+  const std::vector<std::string>* keys = &keys_list;
   // 1.18 MB of data in shards of at most 300,000 bytes: at least four shards, index last.
   const size_t shards = keys->size() - 1;
   ASSERT_GE(shards, 4u);
@@ -121,10 +134,11 @@ TEST_F(CheckpointTest, SmallCheckpointIsOneFileAndReadFloatConverts) {
       {"f64", DType::kF64, {1, 2}, RawBytes(std::vector<double>{0.25, -8})},
       {"i32", DType::kI32, {1}, RawBytes(std::vector<int32_t>{7})},
   };
-  absl::StatusOr<std::vector<std::string>> keys =
+  absl::StatusOr<std::vector<WrittenFile>> files =
       WriteCheckpoint(*store_, "", tensors, CheckpointWriteOptions{});
-  ASSERT_TRUE(keys.ok()) << keys.status();
-  EXPECT_THAT(*keys, ElementsAre("model.safetensors"));
+  ASSERT_TRUE(files.ok()) << files.status();
+  ASSERT_EQ(files->size(), 1u);
+  EXPECT_EQ((*files)[0].key, "model.safetensors");
   absl::StatusOr<std::unique_ptr<CheckpointReader>> reader = CheckpointReader::Open(store_);
   ASSERT_TRUE(reader.ok()) << reader.status();
   EXPECT_THAT(*(*reader)->ReadFloat("f16"), ElementsAre(1.0f, -2.0f));

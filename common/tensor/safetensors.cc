@@ -234,6 +234,17 @@ std::string_view SafetensorsFile::Bytes(const TensorInfo& info) const {
 
 absl::StatusOr<std::string> SerializeSafetensors(
     const std::vector<TensorRef>& tensors, const std::map<std::string, std::string>& metadata) {
+  std::string out;
+  SR2_RETURN_IF_ERROR(StreamSafetensors(tensors, metadata, [&out](std::string_view piece) {
+    out.append(piece);
+    return absl::OkStatus();
+  }));
+  return out;
+}
+
+absl::Status StreamSafetensors(const std::vector<TensorRef>& tensors,
+                               const std::map<std::string, std::string>& metadata,
+                               const std::function<absl::Status(std::string_view)>& sink) {
   std::vector<const TensorRef*> sorted;
   sorted.reserve(tensors.size());
   for (const TensorRef& tensor : tensors) sorted.push_back(&tensor);
@@ -275,13 +286,13 @@ absl::StatusOr<std::string> SerializeSafetensors(
   // Pads so that the data section starts 8-byte aligned.
   header_text.append((8 - header_text.size() % 8) % 8, ' ');
 
-  std::string out;
-  out.reserve(8 + header_text.size() + offset);
+  std::string head;
   const uint64_t header_size = header_text.size();
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((header_size >> (8 * i)) & 0xff));
-  out += header_text;
-  for (const TensorRef* tensor : sorted) out.append(tensor->bytes);
-  return out;
+  for (int i = 0; i < 8; ++i) head.push_back(static_cast<char>((header_size >> (8 * i)) & 0xff));
+  head += header_text;
+  SR2_RETURN_IF_ERROR(sink(head));
+  for (const TensorRef* tensor : sorted) SR2_RETURN_IF_ERROR(sink(tensor->bytes));
+  return absl::OkStatus();
 }
 
 }  // namespace sr2

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -77,5 +78,11 @@ struct TensorRef {
 absl::StatusOr<std::string> SerializeSafetensors(
     const std::vector<TensorRef>& tensors,
     const std::map<std::string, std::string>& metadata = {});
+
+// The same image handed to `sink` piece by piece (length + header, then each tensor's bytes),
+// so that a multi-gigabyte shard is never assembled in one buffer. Stops at the first error.
+absl::Status StreamSafetensors(const std::vector<TensorRef>& tensors,
+                               const std::map<std::string, std::string>& metadata,
+                               const std::function<absl::Status(std::string_view)>& sink);
 
 }  // namespace sr2

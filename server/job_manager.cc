@@ -173,7 +173,7 @@ void JobManager::UpdateWaitingReasonsLocked() {
     const std::string reason = reasons.count(id) ? reasons[id] : "";
     if (reason != rec.job.waiting_reason()) {
       rec.job.set_waiting_reason(reason);
-      TouchLocked(rec);
+      NotifyLocked(rec);  // Recomputed every sweep: nothing to save.
     }
   }
 }
@@ -183,9 +183,14 @@ JobManager::JobRecord* JobManager::FindLocked(const std::string& job_id) {
   return it == jobs_.end() ? nullptr : &it->second;
 }
 
-void JobManager::TouchLocked(JobRecord& rec) {
+void JobManager::NotifyLocked(JobRecord& rec) {
   RefreshProgressLocked(rec);
   rec.version++;
+  changed_cv_.SignalAll();
+}
+
+void JobManager::TouchLocked(JobRecord& rec) {
+  NotifyLocked(rec);  // Watchers read once the lock is released, so after the save below.
   if (absl::Status saved = SaveLocked(rec); !saved.ok() && !IsTerminal(rec.job.state())) {
     std::fprintf(stderr, "sr2-coordinator: %s\n", std::string(saved.message()).c_str());
     // Not FailJobLocked: it would touch (and try to save) again.
@@ -199,7 +204,6 @@ void JobManager::TouchLocked(JobRecord& rec) {
     const std::string id = rec.job.id();
     Post([this, id] { RunCleanup(id, /*delete_staging=*/true); });
   }
-  changed_cv_.SignalAll();
 }
 
 absl::Status JobManager::SaveLocked(const JobRecord& rec) {
@@ -365,7 +369,7 @@ absl::StatusOr<std::string> JobManager::Submit(v1::JobSpec spec) {
     return absl::UnavailableError(absl::StrCat("cannot accept the job: ", saved.message()));
   }
   events_.Append(id, SubmittedEntry(rec.job.spec()));
-  TouchLocked(rec);
+  NotifyLocked(rec);
   Post([this, id] { RunInspect(id); });
   return id;
 }
@@ -802,7 +806,9 @@ v1::HeartbeatResponse JobManager::Heartbeat(const v1::HeartbeatRequest& request)
   }
   response.set_keep_going(true);
   JobRecord* rec = FindLocked(task->task.job_id());
-  if (rec != nullptr) TouchLocked(*rec);
+  // Heartbeat progress is not saved (docs/scheduling.md): a restart starts the task's
+  // progress again, and saving on this hot path would cost a transaction per heartbeat.
+  if (rec != nullptr) NotifyLocked(*rec);
   return response;
 }
 

@@ -103,6 +103,9 @@ class JobManager {
   // Refreshes progress, saves the job with every task change since the last save, and wakes
   // watchers. A job whose state cannot be saved fails: a restart would lose its progress.
   void TouchLocked(JobRecord& rec) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Refreshes progress and wakes watchers without saving: for changes that need not survive
+  // a restart (heartbeat progress, the waiting reason).
+  void NotifyLocked(JobRecord& rec) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status SaveLocked(const JobRecord& rec) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ResumeLocked(JobRecord& rec) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RefreshProgressLocked(JobRecord& rec) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -5,7 +5,6 @@
 
 #include <gtest/gtest.h>
 
-#include "absl/strings/str_split.h"
 #include "tests/integration/test_cluster.h"
 
 namespace sr2::testing {
@@ -26,10 +25,9 @@ class BadInputTest : public ::testing::Test {
     CommandResult r = cluster_->Sr2ctl({"submit", model, "--out", out, "--calib", calib,
                                         "--scheme", "W4G32", "--algorithm", "rtn", "--format",
                                         "fake", "--nsamples", "4", "--seqlen", "64", "--wait"});
-    std::vector<std::string> lines = absl::StrSplit(r.out, '\n');
     last_exit_ = r.exit_code;
     last_err_ = r.err;
-    return cluster_->Status(lines[0]);
+    return cluster_->Status(JobIdOf(r));
   }
 
   // The job must fail with `needle` in its error, exit 1, and leave nothing at `out`.

@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "absl/strings/str_split.h"
 #include "common/data/token_file.h"
 #include "common/quant/float_weights.h"
 #include "common/store/local_object_store.h"
@@ -21,11 +20,6 @@ namespace fs = std::filesystem;
 
 // shared/data/tinystories/README.md: RTN asym W4G32 over all block Linears.
 constexpr double kRtnW4G32Ppl = 3.9235;
-
-std::string JobIdOf(const CommandResult& r) {
-  std::vector<std::string> lines = absl::StrSplit(r.out, '\n');
-  return lines.empty() ? "" : lines[0];
-}
 
 struct LoadedOutput {
   std::string config_json;

@@ -39,8 +39,7 @@ std::vector<std::string> TuneArgs(const std::string& out) {
 std::string Submit(const TestCluster& cluster, const std::vector<std::string>& args) {
   CommandResult r = cluster.Sr2ctl(args, 60);
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  std::vector<std::string> lines = absl::StrSplit(r.out, '\n');
-  return lines.empty() ? "" : lines[0];
+  return JobIdOf(r);
 }
 
 bool IsFinished(const nlohmann::json& status) {

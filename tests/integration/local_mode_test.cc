@@ -9,7 +9,6 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "client/process_supervisor.h"
 #include "tests/integration/test_cluster.h"
 

@@ -20,11 +20,6 @@
 namespace sr2::testing {
 namespace {
 
-// The first line of `sr2ctl submit` is the job id.
-std::string FirstLine(const std::string& text) {
-  return std::vector<std::string>(absl::StrSplit(text, '\n'))[0];
-}
-
 std::string Endpoint(int port) { return absl::StrCat("127.0.0.1:", port); }
 
 // An instant PromQL query through the HTTP API: the `data.result` array (empty on error).
@@ -141,7 +136,7 @@ TEST(MetricsTest, PrometheusScrapesCoordinatorAndWorkerWhileAJobRuns) {
       {"submit", kStoriesModel, "--out", cluster.dir() + "/out", "--calib", kCalibTokens,
        "--scheme", "W4G32", "--algorithm", "rtn", "--nsamples", "16", "--seqlen", "256"});
   ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
-  const std::string job = FirstLine(submitted.out);
+  const std::string job = JobIdOf(submitted);
   const std::string job_selector = absl::StrCat("{job_id=\"", job, "\"}");
 
   // While the job runs (in calibrate, waiting for a worker): its progress through PromQL.

@@ -9,7 +9,6 @@
 #include <torch/torch.h>
 
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
 #include "common/data/token_file.h"
 #include "common/store/local_object_store.h"
 #include "server/bit_planner.h"
@@ -30,7 +29,7 @@ TEST(ProfilePipelineTest, DistributedDeltaLossMatchesSingleProcess) {
        "--candidates", "W2G32,W4G32", "--sym", "--algorithm", "rtn", "--ignore-scale-zp-bits",
        "--profile-blocks-per-task", "2", "--wait"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const std::string job = std::vector<std::string>(absl::StrSplit(r.out, '\n'))[0];
+  const std::string job = JobIdOf(r);
   nlohmann::json status = cluster.Status(job);
   ASSERT_EQ(status["state"], "SUCCEEDED") << status.dump(2);
   const nlohmann::json& table = status["allocation"]["layers"];

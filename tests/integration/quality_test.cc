@@ -4,7 +4,6 @@
 // 256 calibration tokens, perplexity on the evaluation tokens (fp32: 3.6025).
 #include <gtest/gtest.h>
 
-#include "absl/strings/str_split.h"
 #include "tests/integration/test_cluster.h"
 
 namespace sr2::testing {
@@ -21,8 +20,7 @@ class QualityTest : public ::testing::Test {
     args.insert(args.end(), extra.begin(), extra.end());
     CommandResult r = cluster_.Sr2ctl(args, 900);
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    std::vector<std::string> lines = absl::StrSplit(r.out, '\n');
-    return cluster_.Status(lines[0]);
+    return cluster_.Status(JobIdOf(r));
   }
 
   // One thread: ctest runs two tests at once on CI's two cores, and oversubscribed libtorch

@@ -12,7 +12,6 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "common/store/s3_object_store.h"
 #include "common/store/store_factory.h"
 #include "common/store/swift_test_server.h"
@@ -29,11 +28,6 @@ using ::testing::IsEmpty;
 using ::testing::Not;
 
 constexpr char kWrongSecret[] = "Zq9-wrong-secret-Zq9";
-
-std::string JobIdOf(const CommandResult& r) {
-  std::vector<std::string> lines = absl::StrSplit(r.out, '\n');
-  return lines.empty() ? "" : lines[0];
-}
 
 // The environment that points sr2 at the test server, as a deployment would set it.
 std::vector<std::string> SwiftEnvironment(const std::string& secret) {

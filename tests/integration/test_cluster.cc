@@ -54,6 +54,10 @@ TestClusterOptions WorkersAndThreads(int workers, int threads) {
 
 }  // namespace
 
+std::string JobIdOf(const CommandResult& submitted) {
+  return submitted.out.substr(0, submitted.out.find('\n'));
+}
+
 std::string BinDir() {
   const char* dir = std::getenv("SR2_BIN_DIR");
   return dir != nullptr ? dir : "build/bin";

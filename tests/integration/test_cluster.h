@@ -72,6 +72,8 @@ class TestCluster {
   ProcessSupervisor processes_;
 };
 
+// The job id `sr2ctl submit` printed (the first line of its stdout).
+std::string JobIdOf(const CommandResult& submitted);
 // A loopback port nothing listens on right now.
 int FreePort();
 // The folder holding the built programs (SR2_BIN_DIR, set by CTest).

@@ -1,13 +1,13 @@
 #include "common/store/local_object_store.h"
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <string>
 #include <vector>
 
+#include "common/store/object_store_contract.h"
 #include "common/store/store_factory.h"
 #include "common/util/sha256.h"
+#include "common/util/test_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -22,9 +22,7 @@ using ::testing::IsEmpty;
 class LocalObjectStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = ::testing::TempDir() + "/sr2_store_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    fs::remove_all(root_);
+    root_ = testing::FreshTestDir("sr2_store");
     store_ = LocalObjectStore::Create(root_);
   }
   void TearDown() override { fs::remove_all(root_); }
@@ -67,21 +65,7 @@ TEST(JoinKeyTest, SkipsEmptyParts) {
 }
 
 TEST_F(LocalObjectStoreTest, WriteThenReadSizeAndRange) {
-  ASSERT_TRUE(store_->Write("x/y/data.bin", "hello world").ok());
-  absl::StatusOr<BlobPtr> blob = store_->Read("x/y/data.bin");
-  ASSERT_TRUE(blob.ok()) << blob.status();
-  EXPECT_EQ((*blob)->view(), "hello world");
-  EXPECT_EQ(*store_->Size("x/y/data.bin"), 11u);
-  EXPECT_EQ(*store_->ReadRange("x/y/data.bin", 6, 5), "world");
-  EXPECT_EQ(*store_->ReadRange("x/y/data.bin", 11, 0), "");
-
-  absl::StatusOr<std::string> past_end = store_->ReadRange("x/y/data.bin", 6, 6);
-  EXPECT_EQ(past_end.status().code(), absl::StatusCode::kOutOfRange);
-  EXPECT_THAT(past_end.status().message(), HasSubstr("data.bin"));
-  EXPECT_EQ(store_->ReadRange("x/y/data.bin", 12, 0).status().code(),
-            absl::StatusCode::kOutOfRange);
-  EXPECT_EQ(store_->ReadRange("x/y/data.bin", 1, ~0ull).status().code(),
-            absl::StatusCode::kOutOfRange);
+  testing::ExpectWriteReadSizeAndRange(*store_, "x/y/data.bin");
 }
 
 TEST_F(LocalObjectStoreTest, OverwriteReplacesWholeObjectAndEmptyObjectsWork) {

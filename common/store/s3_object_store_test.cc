@@ -20,6 +20,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/store/object_store_contract.h"
 #include "common/store/store_factory.h"
 #include "common/store/swift_test_server.h"
 #include "common/tensor/checkpoint.h"
@@ -60,24 +61,7 @@ std::shared_ptr<S3ObjectStore> MustCreate(const std::string& uri, S3Config confi
 using S3ObjectStoreTest = ::sr2::testing::SwiftStoreTest;
 
 TEST_F(S3ObjectStoreTest, PutGetHeadRangeRoundTrip) {
-  ASSERT_TRUE(store_->Write("x/y/data.bin", "hello world").ok());
-  absl::StatusOr<BlobPtr> blob = store_->Read("x/y/data.bin");
-  ASSERT_TRUE(blob.ok()) << blob.status();
-  EXPECT_EQ((*blob)->view(), "hello world");
-  EXPECT_EQ(*store_->Size("x/y/data.bin"), 11u);
-  EXPECT_EQ(*store_->ReadRange("x/y/data.bin", 6, 5), "world");
-  EXPECT_EQ(*store_->ReadRange("x/y/data.bin", 0, 1), "h");
-  EXPECT_EQ(*store_->ReadRange("x/y/data.bin", 11, 0), "");
-
-  absl::StatusOr<std::string> past_end = store_->ReadRange("x/y/data.bin", 6, 6);
-  EXPECT_EQ(past_end.status().code(), absl::StatusCode::kOutOfRange);
-  EXPECT_THAT(past_end.status().message(), HasSubstr("data.bin"));
-  EXPECT_EQ(store_->ReadRange("x/y/data.bin", 11, 1).status().code(),
-            absl::StatusCode::kOutOfRange);
-  EXPECT_EQ(store_->ReadRange("x/y/data.bin", 12, 0).status().code(),
-            absl::StatusCode::kOutOfRange);
-  EXPECT_EQ(store_->ReadRange("x/y/data.bin", 1, ~0ull).status().code(),
-            absl::StatusCode::kOutOfRange);
+  ::sr2::testing::ExpectWriteReadSizeAndRange(*store_, "x/y/data.bin");
 
   ASSERT_TRUE(store_->Write("x/y/data.bin", "v2").ok());
   EXPECT_EQ((*store_->Read("x/y/data.bin"))->view(), "v2");

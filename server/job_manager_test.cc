@@ -2,14 +2,13 @@
 // its worker protocol in-process (the kill tests in tests/ do the same with real processes).
 #include "server/job_manager.h"
 
-#include <unistd.h>
-
 #include <filesystem>
 
 #include <gtest/gtest.h>
 
 #include "common/model/synthetic_llama.h"
 #include "common/store/local_object_store.h"
+#include "common/util/test_dir.h"
 #include "server/state/sqlite_state_store.h"
 
 namespace sr2::server {
@@ -34,11 +33,7 @@ class FlakyStateStore : public StateStore {
 class JobManagerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = (fs::temp_directory_path() /
-            ("sr2-jm-test-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name()))
-               .string();
-    fs::remove_all(dir_);
+    dir_ = testing::FreshTestDir("sr2_job_manager");
     fs::create_directories(dir_ + "/model");
     fs::create_directories(dir_ + "/data");
     auto model = LocalObjectStore::Create(dir_ + "/model");

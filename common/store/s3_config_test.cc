@@ -1,7 +1,5 @@
 #include "common/store/s3_config.h"
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -11,6 +9,7 @@
 #include "common/store/s3_stats.h"
 #include "common/store/s3_url.h"
 #include "common/store/s3_xml.h"
+#include "common/util/test_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -27,9 +26,7 @@ constexpr char kSecret[] = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYSECRET";
 class S3ConfigTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "/sr2_s3_config_" + std::to_string(getpid()) + "_" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    fs::remove_all(dir_);
+    dir_ = testing::FreshTestDir("sr2_s3_config");
     fs::create_directories(dir_ + "/home");
     // An empty HOME, so a developer's ~/.aws/credentials cannot leak into the test.
     env_["HOME"] = dir_ + "/home";

@@ -1,8 +1,7 @@
 #include "common/tensor/checkpoint.h"
 
 #include "common/util/sha256.h"
-
-#include <unistd.h>
+#include "common/util/test_dir.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -33,9 +32,7 @@ std::string RawBytes(const std::vector<T>& values) {
 class CheckpointTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = ::testing::TempDir() + "/sr2_ckpt_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    fs::remove_all(root_);
+    root_ = testing::FreshTestDir("sr2_ckpt");
     store_ = LocalObjectStore::Create(root_);
   }
   void TearDown() override { fs::remove_all(root_); }

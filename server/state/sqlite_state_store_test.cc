@@ -2,12 +2,12 @@
 
 #include <sqlite3.h>
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 
 #include <gtest/gtest.h>
+
+#include "common/util/test_dir.h"
 
 namespace sr2::server {
 namespace {
@@ -17,11 +17,7 @@ namespace fs = std::filesystem;
 class SqliteStateStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = (fs::temp_directory_path() /
-            ("sr2-state-test-" + std::to_string(::getpid()) + "-" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name()))
-               .string();
-    fs::remove_all(dir_);
+    dir_ = testing::FreshTestDir("sr2_state");
   }
   void TearDown() override { fs::remove_all(dir_); }
 

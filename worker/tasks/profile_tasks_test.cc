@@ -4,8 +4,6 @@
 // the single-process ComputeDeltaLoss on stories260K.
 #include "worker/tasks/profile_tasks.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -19,6 +17,7 @@
 #include "common/model/model_layout.h"
 #include "common/store/local_object_store.h"
 #include "common/store/work_keys.h"
+#include "common/util/test_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/profile_planner.h"
@@ -37,9 +36,7 @@ class ProfileTasksTest : public ::testing::Test {
  protected:
   void SetUp() override {
     at::set_num_threads(1);
-    work_ = ::testing::TempDir() + "/sr2_profile_tasks_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::filesystem::remove_all(work_);
+    work_ = sr2::testing::FreshTestDir("sr2_profile_tasks");
     spec_.set_model_uri(kModelDir);
     spec_.set_calib_uri(kCalib);
     for (int bits : {2, 4}) {

@@ -27,14 +27,7 @@ apt_missing=()
 command -v node >/dev/null || apt_missing+=(nodejs)
 command -v npm >/dev/null || apt_missing+=(npm)
 command -v promtool >/dev/null || apt_missing+=(prometheus)
-if [ ${#apt_missing[@]} -gt 0 ]; then
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  step "installing ${apt_missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
-fi
+[ ${#apt_missing[@]} -eq 0 ] || scripts/install-deps.sh "${apt_missing[@]}"
 stamp="$CACHE/installed-$(echo "${NPM_PACKAGES[*]}" | md5sum | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
   step "installing npm packages into $CACHE"

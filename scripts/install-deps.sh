@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages sr2 builds and tests with. Idempotent; needs root (or sudo).
+# Usage: scripts/install-deps.sh [PACKAGE...]   (default: every package below)
 set -euo pipefail
 
 PACKAGES=(
@@ -17,6 +18,7 @@ PACKAGES=(
   # sr2ctl's YAML goldens are read back with PyYAML (client/testdata/check_yaml_goldens.py).
   python3-yaml
 )
+[ $# -eq 0 ] || PACKAGES=("$@")
 
 missing=()
 for p in "${PACKAGES[@]}"; do

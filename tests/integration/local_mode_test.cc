@@ -51,7 +51,13 @@ TEST(LocalModeTest, QuantizesAndStopsEverythingOnCtrlC) {
     if (!up) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ASSERT_TRUE(up) << ReadFile(dir + "/local.log");
-  EXPECT_EQ(CountProcesses(addr), 3) << ReadFile(dir + "/local.log");  // coordinator + 2 workers
+  // The workers are started once the coordinator answers, so they may still be starting.
+  int running = 0;
+  for (int i = 0; i < 100 && running != 3; ++i) {
+    running = CountProcesses(addr);
+    if (running != 3) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(running, 3) << ReadFile(dir + "/local.log");  // coordinator + 2 workers
 
   CommandResult r = RunCommand(
       {BinDir() + "/sr2ctl", "--coordinator", addr, "submit", kStoriesModel, "--out",

@@ -3,7 +3,7 @@
 // prints the perplexity on the evaluation tokens.
 // Usage (from the source root): sr2-quality-bench [--scheme W4G32] [--sym|--asym]
 //   [--algorithm rtn|signround|signroundv2] [--iters 200] [--nsamples 128] [--seqlen 256]
-//   [--seed 42] [--input-mode quantized|fp] [--threads 2]
+//   [--seed 42] [--input-mode quantized|fp] [--threads 1] [--noskip_last_position]
 
 #include <chrono>
 #include <cstdio>
@@ -39,7 +39,9 @@ ABSL_FLAG(int, seqlen, 256, "calibration window length");
 ABSL_FLAG(int, batch_size, 8, "samples per tuning iteration");
 ABSL_FLAG(uint64_t, seed, 42, "sampler seed (block i uses seed + i)");
 ABSL_FLAG(std::string, input_mode, "quantized", "quantized: tune on the quantized chain; fp: on FP inputs");
-ABSL_FLAG(int, threads, 2, "libtorch intra-op threads");
+ABSL_FLAG(int, threads, 1, "libtorch intra-op threads (1: what a worker runs by default)");
+ABSL_FLAG(bool, skip_last_position, true,
+          "leave each window's last position out of the tuning loss (false: the pre-2026-07 loss)");
 
 namespace sr2::worker {
 namespace {
@@ -76,6 +78,7 @@ absl::Status Run() {
   options.batch_size = absl::GetFlag(FLAGS_batch_size);
   options.v2 = algorithm == "signroundv2";
   options.filter_outliers = V2FiltersLoss(scheme);
+  options.skip_last_position = absl::GetFlag(FLAGS_skip_last_position);
   at::set_num_threads(absl::GetFlag(FLAGS_threads));
 
   SR2_ASSIGN_OR_RETURN(LlamaModel model, LoadLlamaModel(LocalObjectStore::Create(
@@ -126,11 +129,12 @@ absl::Status Run() {
   const double tune_seconds = Seconds(start);
   const double ppl = EvaluatePerplexity(model, eval_windows, 16).perplexity();
   std::printf("algorithm=%s scheme=%s %s iters=%d nsamples=%d seqlen=%d input=%s seed=%llu "
-              "threads=%d ppl=%.4f tune_s=%.1f\n",
+              "threads=%d skip_last=%d ppl=%.4f tune_s=%.1f\n",
               algorithm.c_str(), SchemeName(scheme).c_str(), sym ? "sym" : "asym", options.iters,
               absl::GetFlag(FLAGS_nsamples), absl::GetFlag(FLAGS_seqlen), input_mode.c_str(),
               static_cast<unsigned long long>(absl::GetFlag(FLAGS_seed)),
-              absl::GetFlag(FLAGS_threads), ppl, tune_seconds);
+              absl::GetFlag(FLAGS_threads), options.skip_last_position ? 1 : 0, ppl,
+              tune_seconds);
   return absl::OkStatus();
 }
 

@@ -171,7 +171,9 @@ absl::StatusOr<BlockTuneResult> TuneBlockImpl(
   const auto fp32 = torch::TensorOptions().dtype(torch::kFloat32).device(device);
   std::vector<TunedLayer> tuned;
   std::vector<Trainable> trainables;
-  const bool filter_outliers = options.v2 && options.filter_outliers;
+  BlockLossOptions loss_options;
+  loss_options.filter_outliers = options.v2 && options.filter_outliers;
+  loss_options.skip_last_position = options.skip_last_position;
   for (const LayerToTune& layer : layers) {
     TunedLayer t;
     t.spec = &layer;
@@ -219,7 +221,7 @@ absl::StatusOr<BlockTuneResult> TuneBlockImpl(
           QuantDequant(layer.weight, layer.spec->scheme, layer.params);
     }
     torch::Tensor pred = BlockForward(config, weights, rope, x_q.index_select(0, index));
-    torch::Tensor loss = BlockLoss(pred, result.y_fp.index_select(0, index), filter_outliers);
+    torch::Tensor loss = BlockLoss(pred, result.y_fp.index_select(0, index), loss_options);
     const double loss_value = loss.item<double>();
     if (t == 0) result.initial_loss = loss_value;
     if (loss_value < best_loss) {
@@ -266,9 +268,16 @@ absl::StatusOr<BlockTuneResult> TuneBlockImpl(
 bool V2FiltersLoss(const Scheme& global) { return global.sym && global.bits < 4; }
 
 torch::Tensor BlockLoss(const torch::Tensor& pred, const torch::Tensor& target,
-                        bool filter_outliers) {
+                        const BlockLossOptions& options) {
   torch::Tensor diff = pred.to(torch::kFloat32) - target.to(torch::kFloat32);
-  if (filter_outliers) {
+  if (options.skip_last_position && diff.dim() >= 2) {
+    torch::Tensor keep = torch::ones({diff.size(1)}, diff.options().requires_grad(false));
+    keep[-1] = 0.0;
+    std::vector<int64_t> shape(diff.dim(), 1);
+    shape[1] = diff.size(1);
+    diff = diff * keep.view(shape);
+  }
+  if (options.filter_outliers) {
     const int64_t k = std::max<int64_t>(1, diff.numel() / 1000);
     torch::Tensor top = std::get<1>(diff.detach().abs().reshape({-1}).topk(k));
     torch::Tensor keep = torch::ones({diff.numel()}, diff.options().requires_grad(false))

@@ -30,6 +30,9 @@ struct TuneOptions {
   // SignRoundV2 loss filtering (§3.5), only read when v2 is set. The reference decides it once
   // per job from the global scheme, not per block: see V2FiltersLoss().
   bool filter_outliers = false;
+  // Leave each sample's last position out of the loss, as auto-round HEAD does for token data
+  // (it masks that position, whose next-token label does not exist, §2.3).
+  bool skip_last_position = true;
 };
 
 // Whether SignRoundV2 filters the loss of a job whose global scheme is `global`: sym with
@@ -53,11 +56,17 @@ struct BlockTuneResult {
   int best_iter = -1;
 };
 
-// The tuning loss: mean((pred - target)^2) in fp32 over all elements. With `filter_outliers`,
-// the top max(1, numel / 1000) elements by |pred - target| contribute 0 (the mean still divides
-// by numel), so they get no gradient.
+struct BlockLossOptions {
+  bool filter_outliers = false;
+  bool skip_last_position = false;
+};
+
+// The tuning loss: mean((pred - target)^2) in fp32 over all elements. `skip_last_position`
+// zeroes the differences at the last position of dim 1 ([batch, seq, hidden] inputs). With
+// `filter_outliers`, the top max(1, numel / 1000) elements by |pred - target| contribute 0.
+// Either way the mean still divides by numel, and the dropped elements get no gradient.
 torch::Tensor BlockLoss(const torch::Tensor& pred, const torch::Tensor& target,
-                        bool filter_outliers);
+                        const BlockLossOptions& options);
 
 // Tunes the `layers` of one block (the other Linears stay FP). x_fp and x_q are
 // [nsamples, seqlen, hidden] fp32 on the device of `fp_weights`; they may be the same tensor

@@ -195,12 +195,18 @@ TEST_F(BlockTunerTest, RejectsBadInput) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+BlockLossOptions Filtered() {
+  BlockLossOptions options;
+  options.filter_outliers = true;
+  return options;
+}
+
 TEST(BlockLossTest, FilteringDropsExactlyTheTopTenthPercent) {
   torch::manual_seed(5);
   torch::Tensor target = torch::randn({5, 1000});
   torch::Tensor diff = torch::randn({5, 1000});
   torch::Tensor pred = (target + diff).requires_grad_(true);
-  torch::Tensor loss = BlockLoss(pred, target, /*filter_outliers=*/true);
+  torch::Tensor loss = BlockLoss(pred, target, Filtered());
   loss.backward();
 
   const int64_t k = 5;  // 5000 / 1000
@@ -209,14 +215,30 @@ TEST(BlockLossTest, FilteringDropsExactlyTheTopTenthPercent) {
   EXPECT_NEAR(loss.item<double>(), expected, 1e-6 * expected);
   EXPECT_EQ((pred.grad() == 0).sum().item<int64_t>(), k);
 
-  torch::Tensor plain = BlockLoss(pred, target, /*filter_outliers=*/false);
+  torch::Tensor plain = BlockLoss(pred, target, {});
   EXPECT_NEAR(plain.item<double>(), diff.pow(2).mean().item<double>(), 1e-6);
 }
 
 TEST(BlockLossTest, FilteringDropsAtLeastOneElement) {
   torch::Tensor target = torch::zeros({10});
   torch::Tensor pred = torch::tensor({1.f, 2.f, 3.f, 4.f, 5.f, 6.f, 7.f, 8.f, 9.f, 10.f});
-  EXPECT_NEAR(BlockLoss(pred, target, true).item<double>(), 285.0 / 10, 1e-5);
+  EXPECT_NEAR(BlockLoss(pred, target, Filtered()).item<double>(), 285.0 / 10, 1e-5);
+}
+
+TEST(BlockLossTest, SkippingTheLastPositionDropsItFromLossAndGradient) {
+  torch::manual_seed(6);
+  torch::Tensor target = torch::randn({2, 4, 3});
+  torch::Tensor diff = torch::randn({2, 4, 3});
+  torch::Tensor pred = (target + diff).requires_grad_(true);
+  BlockLossOptions options;
+  options.skip_last_position = true;
+  torch::Tensor loss = BlockLoss(pred, target, options);
+  loss.backward();
+
+  const double expected = diff.narrow(1, 0, 3).pow(2).sum().item<double>() / diff.numel();
+  EXPECT_NEAR(loss.item<double>(), expected, 1e-6 * expected);
+  EXPECT_EQ((pred.grad().select(1, 3) == 0).sum().item<int64_t>(), 2 * 3);
+  EXPECT_EQ((pred.grad().narrow(1, 0, 3) != 0).sum().item<int64_t>(), 2 * 3 * 3);
 }
 
 }  // namespace

@@ -212,6 +212,7 @@ absl::Status JobManager::SaveLocked(const JobRecord& rec) {
   *job.mutable_job() = rec.job;
   job.set_num_blocks(rec.num_blocks);
   job.set_work_uri(rec.work_uri);
+  job.set_cleaned_up(rec.cleaned_up);
   for (const v1::LayerResult& l : rec.skipped) *job.add_skipped() = l;
   for (const LinearLayer& l : rec.layers) *job.add_layers() = ToPersisted(l);
   for (const auto& [kind, needs] : rec.needs) (*job.mutable_requirements())[kind] = needs;
@@ -236,6 +237,7 @@ absl::Status JobManager::Restore() {
     rec.job = saved.job();
     rec.num_blocks = saved.num_blocks();
     rec.work_uri = saved.work_uri();
+    rec.cleaned_up = saved.cleaned_up();
     rec.skipped.assign(saved.skipped().begin(), saved.skipped().end());
     for (const v1::PersistedLinear& l : saved.layers()) rec.layers.push_back(FromPersisted(l));
     rec.needs.insert(saved.requirements().begin(), saved.requirements().end());
@@ -254,7 +256,14 @@ absl::Status JobManager::Restore() {
   (void)scheduler_.TakeChanges();  // Restored as saved: nothing new to write.
   int resumed = 0;
   for (auto& [id, rec] : jobs_) {
-    if (IsTerminal(rec.job.state())) continue;
+    if (IsTerminal(rec.job.state())) {
+      // It ended just before the coordinator stopped, before its cleanup ran.
+      if (!rec.cleaned_up) {
+        const bool delete_staging = rec.job.state() != v1::JOB_STATE_SUCCEEDED;
+        Post([this, job_id = id, delete_staging] { RunCleanup(job_id, delete_staging); });
+      }
+      continue;
+    }
     ResumeLocked(rec);
     ++resumed;
   }
@@ -737,12 +746,20 @@ void JobManager::RunCleanup(const std::string& job_id, bool delete_staging) {
     out_uri = rec->job.spec().out_uri();
     work_uri = rec->work_uri;
   }
-  // Cleanup failures leave garbage but never change the job's outcome.
-  if (delete_staging) (void)DiscardStaging(out_uri, job_id);
+  // Cleanup failures leave garbage but never change the job's outcome; the next restart
+  // tries again.
+  absl::Status cleaned = delete_staging ? DiscardStaging(out_uri, job_id) : absl::OkStatus();
   if (!options_.keep_work_files) {
     absl::StatusOr<ObjectStorePtr> store = OpenStore(options_.store_uri);
-    if (store.ok()) (void)(*store)->DeletePrefix(absl::StrCat("jobs/", job_id));
+    cleaned.Update(store.ok() ? (*store)->DeletePrefix(absl::StrCat("jobs/", job_id))
+                              : store.status());
   }
+  if (!cleaned.ok()) return;
+  absl::MutexLock lock(&mu_);
+  JobRecord* rec = FindLocked(job_id);
+  if (rec == nullptr) return;
+  rec->cleaned_up = true;
+  (void)SaveLocked(*rec);
 }
 
 absl::StatusOr<v1::RegisterWorkerResponse> JobManager::RegisterWorker(const v1::WorkerInfo& info) {

@@ -82,6 +82,7 @@ class JobManager {
     std::map<int, v1::TaskRequirements> needs;  // by v1::TaskKind (task_requirements.h)
     std::map<int, int64_t> stage_start_ms;  // by v1::Stage
     int64_t start_ms = 0;                   // monotonic, for ETA
+    bool cleaned_up = false;                // RunCleanup finished after the job ended.
   };
 
   void Post(std::function<void()> action);
@@ -93,6 +94,8 @@ class JobManager {
   void RunAllocate(const std::string& job_id);
   void RunAssemble(const std::string& job_id);
   void RunPublish(const std::string& job_id);
+  // Removes an ended job's work files (and its staged output when `delete_staging`), then
+  // saves that it did; a restart repeats it for ended jobs not marked cleaned up.
   void RunCleanup(const std::string& job_id, bool delete_staging);
 
   JobRecord* FindLocked(const std::string& job_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -2,7 +2,10 @@
 // its worker protocol in-process (the kill tests in tests/ do the same with real processes).
 #include "server/job_manager.h"
 
+#include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -129,6 +132,52 @@ TEST_F(JobManagerTest, RestartKeepsFinishedTasksAndRunningLeases) {
   done.set_task_id(running.task_id());
   done.set_lease_id(running.lease_id());
   EXPECT_TRUE(jobs.CompleteTask(done).ok());
+}
+
+TEST_F(JobManagerTest, AJobThatEndedJustBeforeACrashIsCleanedUpAfterTheRestart) {
+  // What a coordinator killed between cancelling a job and cleaning up after it leaves behind:
+  // the saved job without `cleaned_up`, its work files and its staged output.
+  const std::string id = "job-cancelled";
+  {
+    auto state = SqliteStateStore::Open(options_.state_dir);
+    ASSERT_TRUE(state.ok()) << state.status();
+    StateBatch batch;
+    v1::PersistedJob& saved = batch.jobs.emplace_back();
+    saved.mutable_job()->set_id(id);
+    *saved.mutable_job()->mutable_spec() = Spec();
+    saved.mutable_job()->set_state(v1::JOB_STATE_CANCELLED);
+    saved.set_work_uri(options_.store_uri + "/jobs/" + id);
+    ASSERT_TRUE((*state)->Apply(batch).ok());
+  }
+  const std::string work = options_.store_uri + "/jobs/" + id;
+  const std::string staging = dir_ + "/.out.sr2-staging-" + id;  // DiscardStaging's folder.
+  for (const std::string& folder : {work + "/blocks", staging}) {
+    fs::create_directories(folder);
+    std::ofstream(folder + "/file") << "left behind";
+  }
+
+  {
+    auto state = SqliteStateStore::Open(options_.state_dir);
+    ASSERT_TRUE(state.ok()) << state.status();
+    JobManager jobs(options_, SystemClock::Default(), state->get());
+    ASSERT_TRUE(jobs.Restore().ok());
+    jobs.Start();
+    for (int i = 0; i < 500 && (fs::exists(work) || fs::exists(staging)); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_FALSE(fs::exists(work));
+    EXPECT_FALSE(fs::exists(staging));
+    auto job = jobs.Get(id);
+    ASSERT_TRUE(job.ok()) << job.status();
+    EXPECT_EQ(job->state(), v1::JOB_STATE_CANCELLED);
+  }  // Stop() lets the cleanup finish saving.
+
+  auto state = SqliteStateStore::Open(options_.state_dir);
+  ASSERT_TRUE(state.ok()) << state.status();
+  auto snapshot = (*state)->Load();
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  ASSERT_EQ(snapshot->jobs.size(), 1u);
+  EXPECT_TRUE(snapshot->jobs[0].cleaned_up());  // So the next restart leaves it alone.
 }
 
 TEST_F(JobManagerTest, SubmitIsRefusedWhenTheStateCannotBeSaved) {

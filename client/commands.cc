@@ -205,7 +205,7 @@ absl::StatusOr<int> Logs(const CliArgs& args, CoordinatorClient& client, const C
   }
   if (after_seq == 0) {
     io.err << "sr2ctl: no log entries for job " << args.job_id
-           << " (the coordinator keeps them in memory, none from before a restart)\n";
+           << " (the coordinator keeps them for its 100 most recent jobs)\n";
   }
   return kExitOk;
 }

@@ -83,7 +83,7 @@ Prints the job's event log: stages started, tasks granted to workers, completed 
 time), failed (with the error) or lost with an expired lease, retries, and the outcome.
 --follow keeps printing new entries until the job ends. -o json prints one JSON object per
 line (JSON Lines), -o yaml one item of a YAML sequence per entry. The coordinator keeps the
-newest 1000 entries of its 100 most recent jobs in memory, none from before a restart.
+newest 1000 entries of its 100 most recent jobs, across restarts.
 )";
 
 constexpr char kConfigHelp[] = R"(usage: sr2ctl config view

@@ -9,12 +9,28 @@ JobEventLog::JobEventLog(const Clock* clock, JobEventLogOptions options)
 
 void JobEventLog::Append(const std::string& job_id, v1::JobLogEntry entry) {
   absl::MutexLock lock(&mu_);
-  JobLog& log = logs_[job_id];
-  entry.set_seq(log.next_seq++);
+  entry.set_seq(logs_[job_id].next_seq);
   entry.set_time_ms(clock_->UnixMs());
+  v1::PersistedLogEntry& saved = unsaved_.emplace_back();
+  saved.set_job_id(job_id);
+  *saved.mutable_entry() = entry;
+  KeepLocked(job_id, std::move(entry));
+}
+
+void JobEventLog::Restore(const std::string& job_id, const v1::JobLogEntry& entry) {
+  absl::MutexLock lock(&mu_);
+  KeepLocked(job_id, entry);
+}
+
+void JobEventLog::KeepLocked(const std::string& job_id, v1::JobLogEntry entry) {
+  JobLog& log = logs_[job_id];
+  log.next_seq = std::max(log.next_seq, entry.seq() + 1);
   log.entries.push_back(std::move(entry));
-  while (static_cast<int>(log.entries.size()) > std::max(1, options_.max_entries_per_job)) {
-    log.entries.pop_front();
+  if (static_cast<int>(log.entries.size()) > std::max(1, options_.max_entries_per_job)) {
+    while (static_cast<int>(log.entries.size()) > std::max(1, options_.max_entries_per_job)) {
+      log.entries.pop_front();
+    }
+    trims_[job_id] = log.entries.front().seq();
   }
   if (!log.listed) {
     log.listed = true;
@@ -24,8 +40,23 @@ void JobEventLog::Append(const std::string& job_id, v1::JobLogEntry entry) {
     JobLog& oldest = logs_[order_.front()];
     oldest.entries.clear();
     oldest.listed = false;
+    trims_[order_.front()] = oldest.next_seq;
     order_.pop_front();
   }
+}
+
+JobEventLog::Unsaved JobEventLog::TakeUnsaved() {
+  absl::MutexLock lock(&mu_);
+  Unsaved unsaved;
+  for (v1::PersistedLogEntry& saved : unsaved_) {
+    auto trim = trims_.find(saved.job_id());
+    if (trim != trims_.end() && saved.entry().seq() < trim->second) continue;  // Dropped since.
+    unsaved.entries.push_back(std::move(saved));
+  }
+  unsaved_.clear();
+  for (const auto& [job_id, first_kept] : trims_) unsaved.trims.push_back({job_id, first_kept});
+  trims_.clear();
+  return unsaved;
 }
 
 JobEventLog::Slice JobEventLog::Read(const std::string& job_id, int64_t after_seq) const {

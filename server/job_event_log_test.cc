@@ -69,5 +69,46 @@ TEST(JobEventLogTest, EvictsTheOldestJobsEntriesButNeverReusesItsSeqs) {
   EXPECT_EQ(Messages(log.Read("c", 0)), std::vector<std::string>{"c1"});
 }
 
+TEST(JobEventLogTest, ReportsEachNewEntryOnceForSavingAndWhatTheBoundsDropped) {
+  FakeClock clock(7000);
+  JobEventLog log(&clock, JobEventLogOptions{/*max_entries_per_job=*/2, /*max_jobs=*/2});
+  log.Append("a", Entry("a1"));
+  JobEventLog::Unsaved first = log.TakeUnsaved();
+  ASSERT_EQ(first.entries.size(), 1u);
+  EXPECT_EQ(first.entries[0].job_id(), "a");
+  EXPECT_EQ(first.entries[0].entry().seq(), 1);
+  EXPECT_EQ(first.entries[0].entry().time_ms(), 7000);
+  EXPECT_TRUE(first.trims.empty());
+  EXPECT_TRUE(log.TakeUnsaved().entries.empty());  // Each entry once.
+
+  log.Append("a", Entry("a2"));
+  log.Append("a", Entry("a3"));  // a1 goes: a keeps seq >= 2.
+  log.Append("b", Entry("b1"));
+  log.Append("c", Entry("c1"));  // a is evicted: nothing below seq 4 is kept.
+  JobEventLog::Unsaved second = log.TakeUnsaved();
+  std::vector<std::string> saved;
+  for (const v1::PersistedLogEntry& e : second.entries) saved.push_back(e.entry().message());
+  EXPECT_EQ(saved, (std::vector<std::string>{"b1", "c1"}));  // a2, a3 were dropped before.
+  ASSERT_EQ(second.trims.size(), 1u);
+  EXPECT_EQ(second.trims[0].job_id, "a");
+  EXPECT_EQ(second.trims[0].first_kept_seq, 4);
+}
+
+TEST(JobEventLogTest, RestoredEntriesReadAsSavedAndSeqsContinue) {
+  FakeClock clock(9000);
+  JobEventLog log(&clock);
+  v1::JobLogEntry saved = Entry("before the restart");
+  saved.set_seq(7);
+  saved.set_time_ms(1234);
+  log.Restore("a", saved);
+  EXPECT_TRUE(log.TakeUnsaved().entries.empty());  // Already in the store.
+  log.Append("a", Entry("after"));
+  JobEventLog::Slice a = log.Read("a", 0);
+  ASSERT_EQ(a.entries.size(), 2u);
+  EXPECT_EQ(a.entries[0].time_ms(), 1234);
+  EXPECT_EQ(a.entries[1].seq(), 8);
+  EXPECT_EQ(a.dropped, 6);  // Seqs 1-6 had been dropped before the restart.
+}
+
 }  // namespace
 }  // namespace sr2::server

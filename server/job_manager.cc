@@ -218,6 +218,9 @@ absl::Status JobManager::SaveLocked(const JobRecord& rec) {
   for (const auto& [kind, needs] : rec.needs) (*job.mutable_requirements())[kind] = needs;
   TaskScheduler::Changes changes = scheduler_.TakeChanges();
   batch.jobs_without_tasks = std::move(changes.removed_jobs);
+  JobEventLog::Unsaved log = events_.TakeUnsaved();
+  batch.log_entries = std::move(log.entries);
+  batch.log_trims = std::move(log.trims);
   for (const std::string& id : changes.tasks) {
     if (const TaskRecord* t = scheduler_.Find(id); t != nullptr) {
       batch.tasks.push_back(ToPersisted(*t));
@@ -254,6 +257,9 @@ absl::Status JobManager::Restore() {
   }
   scheduler_.FinishRestore();
   (void)scheduler_.TakeChanges();  // Restored as saved: nothing new to write.
+  for (const v1::PersistedLogEntry& saved : snapshot->log_entries) {
+    events_.Restore(saved.job_id(), saved.entry());
+  }
   int resumed = 0;
   for (auto& [id, rec] : jobs_) {
     if (IsTerminal(rec.job.state())) {

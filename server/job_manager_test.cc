@@ -112,6 +112,13 @@ TEST_F(JobManagerTest, RestartKeepsFinishedTasksAndRunningLeases) {
   EXPECT_EQ(job->state(), v1::JOB_STATE_RUNNING);
   EXPECT_EQ(job->stage(), v1::STAGE_QUANTIZE);
 
+  // The event log (`sr2ctl logs`) comes back too, from "submitted" on, without gaps.
+  JobEventLog::Slice log = jobs.events().Read(job_id, 0);
+  ASSERT_FALSE(log.entries.empty());
+  EXPECT_EQ(log.dropped, 0);
+  for (size_t i = 0; i < log.entries.size(); ++i) EXPECT_EQ(log.entries[i].seq(), static_cast<int64_t>(i + 1));
+  EXPECT_EQ(log.entries.front().kind(), v1::JOB_LOG_KIND_SUBMITTED);
+
   // The worker still on the block keeps its lease and may deliver its result.
   v1::HeartbeatRequest heartbeat;
   heartbeat.set_task_id(running.task_id());

@@ -11,11 +11,13 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "common/util/status_macros.h"
 
 namespace sr2::server {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+// 2 added the events table; CREATE TABLE IF NOT EXISTS upgrades a version-1 database.
+constexpr int kSchemaVersion = 2;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS jobs (
@@ -29,6 +31,13 @@ CREATE TABLE IF NOT EXISTS tasks (
   data   BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tasks_by_job ON tasks(job_id);
+CREATE TABLE IF NOT EXISTS events (
+  row    INTEGER PRIMARY KEY AUTOINCREMENT,
+  job_id TEXT NOT NULL,
+  seq    INTEGER NOT NULL,
+  data   BLOB NOT NULL,
+  UNIQUE(job_id, seq)
+);
 )sql";
 
 // Prepared statement that finalizes itself.
@@ -161,7 +170,14 @@ absl::Status SqliteStateStore::Apply(const StateBatch& batch) {
   Statement upsert_task(db_,
                         "INSERT INTO tasks(id, job_id, data) VALUES(?1, ?2, ?3) "
                         "ON CONFLICT(id) DO UPDATE SET data = excluded.data");
-  if (!delete_tasks.ok() || !upsert_job.ok() || !upsert_task.ok()) return fail("prepare");
+  Statement trim_events(db_, "DELETE FROM events WHERE job_id = ?1 AND seq < ?2");
+  Statement insert_event(db_,
+                         "INSERT INTO events(job_id, seq, data) VALUES(?1, ?2, ?3) "
+                         "ON CONFLICT(job_id, seq) DO UPDATE SET data = excluded.data");
+  if (!delete_tasks.ok() || !upsert_job.ok() || !upsert_task.ok() || !trim_events.ok() ||
+      !insert_event.ok()) {
+    return fail("prepare");
+  }
   for (const std::string& job_id : batch.jobs_without_tasks) {
     delete_tasks.BindText(1, job_id);
     if (delete_tasks.StepDone() != SQLITE_DONE) return fail("delete tasks");
@@ -177,30 +193,44 @@ absl::Status SqliteStateStore::Apply(const StateBatch& batch) {
     upsert_task.BindBlob(3, task.SerializeAsString());
     if (upsert_task.StepDone() != SQLITE_DONE) return fail("save task");
   }
+  for (const LogTrim& trim : batch.log_trims) {
+    trim_events.BindText(1, trim.job_id);
+    sqlite3_bind_int64(trim_events.get(), 2, trim.first_kept_seq);
+    if (trim_events.StepDone() != SQLITE_DONE) return fail("trim event log");
+  }
+  for (const v1::PersistedLogEntry& event : batch.log_entries) {
+    insert_event.BindText(1, event.job_id());
+    sqlite3_bind_int64(insert_event.get(), 2, event.entry().seq());
+    insert_event.BindBlob(3, event.SerializeAsString());
+    if (insert_event.StepDone() != SQLITE_DONE) return fail("save event log");
+  }
   if (sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) return fail("commit");
   return absl::OkStatus();
 }
 
 absl::StatusOr<StateSnapshot> SqliteStateStore::Load() {
   StateSnapshot snapshot;
-  Statement jobs(db_, "SELECT data FROM jobs ORDER BY id");
-  if (!jobs.ok()) return SqliteError(db_, dir_, "read jobs");
-  int rc;
-  while ((rc = sqlite3_step(jobs.get())) == SQLITE_ROW) {
-    if (!snapshot.jobs.emplace_back().ParseFromString(jobs.ColumnBlob(0))) {
-      return absl::DataLossError(absl::StrCat("coordinator state in ", dir_, ": a job row is corrupt"));
-    }
-  }
-  if (rc != SQLITE_DONE) return SqliteError(db_, dir_, "read jobs");
-  Statement tasks(db_, "SELECT data FROM tasks ORDER BY seq");
-  if (!tasks.ok()) return SqliteError(db_, dir_, "read tasks");
-  while ((rc = sqlite3_step(tasks.get())) == SQLITE_ROW) {
-    if (!snapshot.tasks.emplace_back().ParseFromString(tasks.ColumnBlob(0))) {
-      return absl::DataLossError(absl::StrCat("coordinator state in ", dir_, ": a task row is corrupt"));
-    }
-  }
-  if (rc != SQLITE_DONE) return SqliteError(db_, dir_, "read tasks");
+  SR2_RETURN_IF_ERROR(ReadRows("SELECT data FROM jobs ORDER BY id", "job", snapshot.jobs));
+  SR2_RETURN_IF_ERROR(ReadRows("SELECT data FROM tasks ORDER BY seq", "task", snapshot.tasks));
+  SR2_RETURN_IF_ERROR(
+      ReadRows("SELECT data FROM events ORDER BY row", "event-log", snapshot.log_entries));
   return snapshot;
+}
+
+template <typename Message>
+absl::Status SqliteStateStore::ReadRows(const char* sql, const char* what,
+                                        std::vector<Message>& rows) {
+  Statement select(db_, sql);
+  if (!select.ok()) return SqliteError(db_, dir_, absl::StrCat("read ", what, " rows"));
+  int rc;
+  while ((rc = sqlite3_step(select.get())) == SQLITE_ROW) {
+    if (!rows.emplace_back().ParseFromString(select.ColumnBlob(0))) {
+      return absl::DataLossError(
+          absl::StrCat("coordinator state in ", dir_, ": a ", what, " row is corrupt"));
+    }
+  }
+  if (rc != SQLITE_DONE) return SqliteError(db_, dir_, absl::StrCat("read ", what, " rows"));
+  return absl::OkStatus();
 }
 
 }  // namespace sr2::server

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "server/state/state_store.h"
@@ -24,6 +25,9 @@ class SqliteStateStore : public StateStore {
  private:
   SqliteStateStore(std::string dir, sqlite3* db, int lock_fd);
   absl::Status Exec(const char* sql);
+  // Parses the one blob column of every row `sql` selects into `rows`.
+  template <typename Message>
+  absl::Status ReadRows(const char* sql, const char* what, std::vector<Message>& rows);
 
   const std::string dir_;
   sqlite3* db_;

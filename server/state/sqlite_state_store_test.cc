@@ -79,6 +79,36 @@ TEST_F(SqliteStateStoreTest, DeletesTheTasksOfAJobOnly) {
   EXPECT_EQ(snapshot->tasks[0].task().job_id(), "b");
 }
 
+TEST_F(SqliteStateStoreTest, SavesTheEventLogInOrderAndAppliesTrims) {
+  auto entry = [](const std::string& job, int64_t seq) {
+    v1::PersistedLogEntry e;
+    e.set_job_id(job);
+    e.mutable_entry()->set_seq(seq);
+    e.mutable_entry()->set_message(job + std::to_string(seq));
+    return e;
+  };
+  {
+    auto store = SqliteStateStore::Open(dir_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    StateBatch first;
+    first.log_entries = {entry("b", 1), entry("a", 1), entry("a", 2), entry("b", 2)};
+    ASSERT_TRUE((*store)->Apply(first).ok());
+    StateBatch second;
+    second.log_trims = {{"a", 2}};  // a's seq 1 goes, b keeps everything.
+    second.log_entries = {entry("a", 3)};
+    ASSERT_TRUE((*store)->Apply(second).ok());
+  }
+  auto store = SqliteStateStore::Open(dir_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto snapshot = (*store)->Load();
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  std::vector<std::string> messages;
+  for (const v1::PersistedLogEntry& e : snapshot->log_entries) {
+    messages.push_back(e.entry().message());
+  }
+  EXPECT_EQ(messages, (std::vector<std::string>{"b1", "a2", "b2", "a3"}));
+}
+
 TEST_F(SqliteStateStoreTest, OneCoordinatorPerStateDir) {
   auto first = SqliteStateStore::Open(dir_);
   ASSERT_TRUE(first.ok()) << first.status();
@@ -89,6 +119,35 @@ TEST_F(SqliteStateStoreTest, OneCoordinatorPerStateDir) {
       << second.status();
   first->reset();
   EXPECT_TRUE(SqliteStateStore::Open(dir_).ok());
+}
+
+TEST_F(SqliteStateStoreTest, UpgradesAVersionOneDatabaseKeepingItsJobs) {
+  {
+    auto store = SqliteStateStore::Open(dir_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    StateBatch batch;
+    batch.jobs.emplace_back().mutable_job()->set_id("old-job");
+    ASSERT_TRUE((*store)->Apply(batch).ok());
+  }
+  // What a version-1 coordinator left: no events table.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ + "/state.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE events; PRAGMA user_version=1", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+
+  auto store = SqliteStateStore::Open(dir_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  StateBatch batch;
+  v1::PersistedLogEntry& entry = batch.log_entries.emplace_back();
+  entry.set_job_id("old-job");
+  entry.mutable_entry()->set_seq(1);
+  ASSERT_TRUE((*store)->Apply(batch).ok());
+  auto snapshot = (*store)->Load();
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  ASSERT_EQ(snapshot->jobs.size(), 1u);
+  EXPECT_EQ(snapshot->jobs[0].job().id(), "old-job");
+  EXPECT_EQ(snapshot->log_entries.size(), 1u);
 }
 
 TEST_F(SqliteStateStoreTest, RefusesStateFromANewerSchema) {

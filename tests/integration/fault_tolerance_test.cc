@@ -199,6 +199,13 @@ TEST_F(FaultToleranceTest, CoordinatorKilledDuringTuningResumesWithIdenticalOutp
   EXPECT_GE(starts, kStoriesBlocks);
   std::cerr << "block tasks started in total: " << starts << " (in flight at the kill: "
             << in_flight << ")\n";
+
+  // `sr2ctl logs` still tells the whole story, from the submit before the kill to the end.
+  CommandResult logs = cluster.Sr2ctl({"logs", job}, 30);
+  EXPECT_EQ(logs.exit_code, 0) << logs.err;
+  const std::string first_line = logs.out.substr(0, logs.out.find('\n'));
+  EXPECT_NE(first_line.find("  submitted: "), std::string::npos) << logs.out;
+  EXPECT_NE(logs.out.find("job succeeded"), std::string::npos) << logs.out;
 }
 
 TEST_F(FaultToleranceTest, SameOutputWithOneTwoOrThreeWorkers) {

@@ -68,72 +68,62 @@ absl::Status CoordinatorClient::Ping(std::chrono::milliseconds timeout) {
   return FromGrpc(stub_->ListJobs(&context, v1::ListJobsRequest(), &response), "");
 }
 
-absl::StatusOr<std::string> CoordinatorClient::Submit(const v1::JobSpec& spec) {
+template <typename Request, typename Response>
+absl::StatusOr<Response> CoordinatorClient::Call(
+    grpc::Status (v1::JobService::Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+    const Request& request, const std::string& job_id) {
   SR2_RETURN_IF_ERROR(EnsureConnected());
   grpc::ClientContext context;
   context.set_deadline(After(kCallDeadline));
+  Response response;
+  SR2_RETURN_IF_ERROR(FromGrpc((stub_.get()->*method)(&context, request, &response), job_id));
+  return response;
+}
+
+absl::StatusOr<std::string> CoordinatorClient::Submit(const v1::JobSpec& spec) {
   v1::SubmitJobRequest request;
   *request.mutable_spec() = spec;
-  v1::SubmitJobResponse response;
-  SR2_RETURN_IF_ERROR(FromGrpc(stub_->SubmitJob(&context, request, &response), ""));
+  SR2_ASSIGN_OR_RETURN(v1::SubmitJobResponse response,
+                       Call(&v1::JobService::Stub::SubmitJob, request, ""));
   return response.job_id();
 }
 
 absl::StatusOr<v1::Job> CoordinatorClient::Get(const std::string& job_id) {
-  SR2_RETURN_IF_ERROR(EnsureConnected());
-  grpc::ClientContext context;
-  context.set_deadline(After(kCallDeadline));
   v1::GetJobRequest request;
   request.set_job_id(job_id);
-  v1::Job job;
-  SR2_RETURN_IF_ERROR(FromGrpc(stub_->GetJob(&context, request, &job), job_id));
-  return job;
+  return Call(&v1::JobService::Stub::GetJob, request, job_id);
 }
 
 absl::StatusOr<std::vector<v1::Job>> CoordinatorClient::List() {
-  SR2_RETURN_IF_ERROR(EnsureConnected());
-  grpc::ClientContext context;
-  context.set_deadline(After(kCallDeadline));
-  v1::ListJobsResponse response;
-  SR2_RETURN_IF_ERROR(FromGrpc(stub_->ListJobs(&context, v1::ListJobsRequest(), &response), ""));
+  SR2_ASSIGN_OR_RETURN(v1::ListJobsResponse response,
+                       Call(&v1::JobService::Stub::ListJobs, v1::ListJobsRequest(), ""));
   return std::vector<v1::Job>(response.jobs().begin(), response.jobs().end());
 }
 
 absl::StatusOr<v1::JobState> CoordinatorClient::Cancel(const std::string& job_id) {
-  SR2_RETURN_IF_ERROR(EnsureConnected());
-  grpc::ClientContext context;
-  context.set_deadline(After(kCallDeadline));
   v1::CancelJobRequest request;
   request.set_job_id(job_id);
-  v1::CancelJobResponse response;
-  SR2_RETURN_IF_ERROR(FromGrpc(stub_->CancelJob(&context, request, &response), job_id));
+  SR2_ASSIGN_OR_RETURN(v1::CancelJobResponse response,
+                       Call(&v1::JobService::Stub::CancelJob, request, job_id));
   return response.state();
 }
 
 absl::StatusOr<v1::Allocation> CoordinatorClient::Replan(const std::string& job_id,
                                                          double avg_bits) {
-  SR2_RETURN_IF_ERROR(EnsureConnected());
-  grpc::ClientContext context;
-  context.set_deadline(After(kCallDeadline));
   v1::ReplanRequest request;
   request.set_job_id(job_id);
   request.set_avg_bits(avg_bits);
-  v1::ReplanResponse response;
-  SR2_RETURN_IF_ERROR(FromGrpc(stub_->Replan(&context, request, &response), job_id));
+  SR2_ASSIGN_OR_RETURN(v1::ReplanResponse response,
+                       Call(&v1::JobService::Stub::Replan, request, job_id));
   return response.allocation();
 }
 
 absl::StatusOr<v1::GetJobLogResponse> CoordinatorClient::GetLog(const std::string& job_id,
                                                                int64_t after_seq) {
-  SR2_RETURN_IF_ERROR(EnsureConnected());
-  grpc::ClientContext context;
-  context.set_deadline(After(kCallDeadline));
   v1::GetJobLogRequest request;
   request.set_job_id(job_id);
   request.set_after_seq(after_seq);
-  v1::GetJobLogResponse response;
-  SR2_RETURN_IF_ERROR(FromGrpc(stub_->GetJobLog(&context, request, &response), job_id));
-  return response;
+  return Call(&v1::JobService::Stub::GetJobLog, request, job_id);
 }
 
 absl::Status CoordinatorClient::Watch(const std::string& job_id,

@@ -45,6 +45,12 @@ class CoordinatorClient {
   absl::Status EnsureConnected();
   // `job_id` non-empty: NOT_FOUND means that job does not exist.
   absl::Status FromGrpc(const grpc::Status& status, const std::string& job_id) const;
+  // One unary JobService call after EnsureConnected, under the call deadline, its status
+  // mapped by FromGrpc(status, job_id).
+  template <typename Request, typename Response>
+  absl::StatusOr<Response> Call(grpc::Status (v1::JobService::Stub::*method)(
+                                    grpc::ClientContext*, const Request&, Response*),
+                                const Request& request, const std::string& job_id);
 
   std::string address_;
   std::shared_ptr<grpc::Channel> channel_;

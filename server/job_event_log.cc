@@ -26,10 +26,9 @@ void JobEventLog::KeepLocked(const std::string& job_id, v1::JobLogEntry entry) {
   JobLog& log = logs_[job_id];
   log.next_seq = std::max(log.next_seq, entry.seq() + 1);
   log.entries.push_back(std::move(entry));
-  if (static_cast<int>(log.entries.size()) > std::max(1, options_.max_entries_per_job)) {
-    while (static_cast<int>(log.entries.size()) > std::max(1, options_.max_entries_per_job)) {
-      log.entries.pop_front();
-    }
+  const size_t max_entries = std::max(1, options_.max_entries_per_job);
+  if (log.entries.size() > max_entries) {
+    log.entries.erase(log.entries.begin(), log.entries.end() - max_entries);
     trims_[job_id] = log.entries.front().seq();
   }
   if (!log.listed) {

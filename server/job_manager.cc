@@ -202,7 +202,7 @@ void JobManager::TouchLocked(JobRecord& rec) {
     (void)SaveLocked(rec);
     events_.Append(rec.job.id(), JobEndedEntry(rec.job));
     const std::string id = rec.job.id();
-    Post([this, id] { RunCleanup(id, /*delete_staging=*/true); });
+    Post([this, id] { RunCleanup(id); });
   }
 }
 
@@ -264,10 +264,7 @@ absl::Status JobManager::Restore() {
   for (auto& [id, rec] : jobs_) {
     if (IsTerminal(rec.job.state())) {
       // It ended just before the coordinator stopped, before its cleanup ran.
-      if (!rec.cleaned_up) {
-        const bool delete_staging = rec.job.state() != v1::JOB_STATE_SUCCEEDED;
-        Post([this, job_id = id, delete_staging] { RunCleanup(job_id, delete_staging); });
-      }
+      if (!rec.cleaned_up) Post([this, job_id = id] { RunCleanup(job_id); });
       continue;
     }
     ResumeLocked(rec);
@@ -417,7 +414,7 @@ absl::StatusOr<v1::JobState> JobManager::Cancel(const std::string& job_id) {
   events_.Append(job_id, JobEndedEntry(rec->job));
   scheduler_.RemoveJob(job_id);
   TouchLocked(*rec);
-  Post([this, job_id] { RunCleanup(job_id, /*delete_staging=*/true); });
+  Post([this, job_id] { RunCleanup(job_id); });
   return rec->job.state();
 }
 
@@ -448,7 +445,7 @@ void JobManager::FailJobLocked(JobRecord& rec, const std::string& error) {
   scheduler_.RemoveJob(rec.job.id());
   TouchLocked(rec);
   const std::string id = rec.job.id();
-  Post([this, id] { RunCleanup(id, /*delete_staging=*/true); });
+  Post([this, id] { RunCleanup(id); });
 }
 
 void JobManager::RunInspect(const std::string& job_id) {
@@ -740,17 +737,19 @@ void JobManager::RunPublish(const std::string& job_id) {
   events_.Append(job_id, JobEndedEntry(rec->job));
   scheduler_.RemoveJob(job_id);
   TouchLocked(*rec);
-  Post([this, job_id] { RunCleanup(job_id, /*delete_staging=*/false); });
+  Post([this, job_id] { RunCleanup(job_id); });
 }
 
-void JobManager::RunCleanup(const std::string& job_id, bool delete_staging) {
-  std::string out_uri, work_uri;
+void JobManager::RunCleanup(const std::string& job_id) {
+  std::string out_uri;
+  bool delete_staging = false;
   {
     absl::MutexLock lock(&mu_);
     JobRecord* rec = FindLocked(job_id);
     if (rec == nullptr) return;
     out_uri = rec->job.spec().out_uri();
-    work_uri = rec->work_uri;
+    // A succeeded job's staging folder was published as its output.
+    delete_staging = rec->job.state() != v1::JOB_STATE_SUCCEEDED;
   }
   // Cleanup failures leave garbage but never change the job's outcome; the next restart
   // tries again.

@@ -94,9 +94,9 @@ class JobManager {
   void RunAllocate(const std::string& job_id);
   void RunAssemble(const std::string& job_id);
   void RunPublish(const std::string& job_id);
-  // Removes an ended job's work files (and its staged output when `delete_staging`), then
+  // Removes an ended job's work files (and its staged output unless it succeeded), then
   // saves that it did; a restart repeats it for ended jobs not marked cleaned up.
-  void RunCleanup(const std::string& job_id, bool delete_staging);
+  void RunCleanup(const std::string& job_id);
 
   JobRecord* FindLocked(const std::string& job_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EnterStageLocked(JobRecord& rec, v1::Stage stage, int total)
